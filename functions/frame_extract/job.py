@@ -1,0 +1,127 @@
+"""The frame-extract stage for one video: download, detect, upload key frames and manifest.
+
+Receives its collaborators (storage, status store, deadline) through
+:class:`~shared.batch.JobContext`; it reads no environment and creates no client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.frame_extract.extract import ExtractParams, ExtractResult, extract_keyframes
+from shared.batch import JobContext, JobOutcome
+from shared.config import Detector, Settings
+from shared.errors import InvalidMessageError, VideoMissingError
+from shared.messages import VideoJob
+from shared.observability import MetricUnit
+from shared.status import Stage
+
+
+class FrameExtractOptions(BaseModel):
+    """Per-message options under ``options["frame-extract"]`` in a direct job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: Detector | None = None
+    threshold: float | None = Field(None, gt=0, le=255)
+    min_frames: int | None = Field(None, ge=1, le=1000)
+    min_scene_len_frames: int | None = Field(None, ge=1)
+
+
+def params_from(settings: Settings, options: dict[str, Any] | None = None) -> ExtractParams:
+    """Extraction parameters from settings, overridden by a message's options.
+
+    The threshold defaults to ``SCENE_THRESHOLD`` for the content detector and
+    ``ADAPTIVE_THRESHOLD`` for the adaptive one.
+
+    Raises:
+        InvalidMessageError: unknown or invalid option.
+    """
+    try:
+        opts = FrameExtractOptions.model_validate(options or {})
+    except ValidationError as exc:
+        raise InvalidMessageError(f"invalid frame-extract options: {exc}") from exc
+    detector = opts.detector or settings.scene_detector
+    default_threshold = (
+        settings.adaptive_threshold if detector == Detector.ADAPTIVE else settings.scene_threshold
+    )
+    return ExtractParams(
+        detector=detector,
+        threshold=opts.threshold if opts.threshold is not None else default_threshold,
+        min_scene_len_frames=opts.min_scene_len_frames or settings.min_scene_len_frames,
+        min_frames=opts.min_frames or settings.min_frames,
+        jpeg_quality=settings.jpeg_quality,
+        buffer_bytes=settings.keyframe_buffer_mb * 1024 * 1024,
+    )
+
+
+def frames_prefix(platform: str, shortcode: str) -> str:
+    """``{platform}/{shortcode}/frames/`` (identifiers already validated)."""
+    return f"{platform}/{shortcode}/frames/"
+
+
+def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
+    """Run frame extraction for one video (the stage's job for :func:`shared.batch.run_batch`).
+
+    Writes ``frames/{index}.jpg`` as scenes close (parallel uploads while decoding goes on), then
+    ``frames/manifest.json`` last, so a manifest always describes a complete set.
+
+    Raises:
+        VideoMissingError: the object is missing, or the ``videos`` row says not downloaded.
+        VideoTooLargeError: over ``MAX_VIDEO_BYTES``.
+        CorruptVideoError: not a video, or truncated.
+        InvalidMessageError: bad ``options``.
+        StorageUnavailableError, StatusStoreUnavailableError: transient.
+        OutOfTimeError: the deadline came during decoding.
+    """
+    settings, storage = ctx.settings, ctx.storage
+    params = params_from(settings, job.options.get(str(Stage.FRAME_EXTRACT)))
+    bucket = settings.s3_bucket_frames
+    prefix = frames_prefix(job.platform, job.shortcode)
+    output = f"s3://{bucket}/{prefix}"
+
+    video = ctx.status.get_video(job.platform, job.shortcode)
+    if video is not None and video.is_extracted:
+        return JobOutcome(output, frame_count=video.frame_count, skipped="already extracted")
+    if video is not None and not video.is_downloaded and job.source == "direct":
+        raise VideoMissingError(f"{job.label} is registered but not downloaded yet")
+
+    with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
+        if video is None or not video.is_downloaded:
+            ctx.status.mark_downloaded(job.platform, job.shortcode)
+        bytes_read = path.stat().st_size
+        with storage.uploader(bucket) as uploads:
+            result: ExtractResult = extract_keyframes(
+                path,
+                params,
+                platform=job.platform,
+                shortcode=job.shortcode,
+                on_keyframe=lambda kf: uploads.submit(prefix + kf.file, kf.jpeg, "image/jpeg"),
+                check_deadline=ctx.deadline.check,
+            )
+            uploads.wait()
+    count = len(result.keyframes)
+    # Frames of an earlier, longer run would otherwise outlive the new manifest.
+    wanted = {prefix + kf.file for kf in result.keyframes}
+    stale = [k for k in storage.list_keys(bucket, prefix) if k.endswith(".jpg") and k not in wanted]
+    if stale:
+        storage.delete_keys(bucket, stale)
+    storage.put_json(bucket, prefix + "manifest.json", result.manifest)
+
+    ctx.add_metric("FramesExtracted", MetricUnit.Count, count)
+    ctx.add_metric("SecondsPerVideo", MetricUnit.Seconds, result.seconds)
+    ctx.add_metric("BytesRead", MetricUnit.Bytes, bytes_read)
+    return JobOutcome(
+        output_prefix=output,
+        frame_count=count,
+        metrics={
+            "frames": count,
+            "decoded_frames": result.decoded_frames,
+            "fallback": result.manifest["fallback"],
+            "seconds": round(result.seconds, 3),
+            "bytes_read": bytes_read,
+            "bytes_written": uploads.bytes_uploaded,
+        },
+    )

@@ -1,0 +1,337 @@
+"""The SQS batch runner every handler uses: claims, deadlines and ``batchItemFailures``.
+
+Built on Powertools' ``BatchProcessor`` (``EventType.SQS``), with two changes:
+
+* records are processed on up to ``CONCURRENCY_LIMIT`` threads (:class:`ConcurrentBatchProcessor`);
+* ``raise_on_entire_batch_failure=False``: when every record fails (typically all of them out of
+  time) the handler *returns* the full ``batchItemFailures`` list instead of raising
+  ``BatchProcessingError``, which would make the invocation look like a crash (DESIGN §5).
+
+Per record (DESIGN §5):
+
+=====================  ===========================================================  ==========
+what happened          status store                                                 SQS
+=====================  ===========================================================  ==========
+less than              nothing                                                      redelivered
+``MIN_REMAINING_MS``
+left before it starts
+bad body / identifier  error row (no stage row: identifiers unknown)                acknowledged
+already succeeded      nothing                                                      acknowledged
+claim held by a live   nothing                                                      redelivered
+worker
+permanent error        stage ``failed`` + error row                                 acknowledged
+transient error / bug  stage back to ``pending`` + error row                        redelivered
+out of time mid-job    claim released, no error                                     redelivered
+success                stage ``succeeded`` (+ seed columns for frame-extract)       acknowledged
+=====================  ===========================================================  ==========
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from shared import aws
+from shared.config import Settings, get_settings
+from shared.errors import (
+    ClaimHeldError,
+    OutOfTimeError,
+    PermanentError,
+    PipelineError,
+)
+from shared.messages import VideoJob, parse_body
+from shared.observability import MetricUnit, logger, metrics
+from shared.status import ClaimOutcome, ErrorReport, Stage, StageKey, StatusStore
+from shared.status.factory import make_status_store
+from shared.storage import S3Storage
+
+
+class ConcurrentBatchProcessor(BatchProcessor):
+    """Powertools ``BatchProcessor`` for SQS that runs up to ``max_workers`` records at once.
+
+    Results keep the records' order; Powertools' success/failure bookkeeping is unchanged.
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(EventType.SQS, raise_on_entire_batch_failure=False)
+        self.max_workers = max(1, max_workers)
+
+    def process(self) -> list[tuple[Any, ...]]:
+        if self.max_workers == 1 or len(self.records) <= 1:
+            return super().process()
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="record") as pool:
+            return list(pool.map(self._process_record, self.records))
+
+
+class Deadline:
+    """Time left in the invocation, from the Lambda context.
+
+    Args:
+        context: anything with ``get_remaining_time_in_millis()``.
+        min_remaining_ms: a record does not start with less left (``MIN_REMAINING_MS``).
+        abort_remaining_ms: a running job stops with less left (``ABORT_REMAINING_MS``), leaving
+            time to release its claim and answer.
+    """
+
+    def __init__(self, context: Any, min_remaining_ms: int, abort_remaining_ms: int) -> None:
+        self._context = context
+        self.min_remaining_ms = min_remaining_ms
+        self.abort_remaining_ms = abort_remaining_ms
+
+    def remaining_ms(self) -> int:
+        """Milliseconds left in this invocation."""
+        return int(self._context.get_remaining_time_in_millis())
+
+    def can_start(self) -> bool:
+        """Whether a new record may start."""
+        return self.remaining_ms() >= self.min_remaining_ms
+
+    def check(self) -> None:
+        """Raise :class:`OutOfTimeError` when less than ``abort_remaining_ms`` is left."""
+        left = self.remaining_ms()
+        if left < self.abort_remaining_ms:
+            raise OutOfTimeError(f"{left} ms left, under ABORT_REMAINING_MS")
+
+
+@dataclass
+class Runtime:
+    """The collaborators a job needs, built once per process (warm invocations reuse them)."""
+
+    settings: Settings
+    storage: S3Storage
+    status: StatusStore
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        """Wire S3 and the configured status store from ``settings``."""
+        storage = S3Storage(
+            aws.client("s3", settings),
+            retry_delay_s=settings.s3_retry_delay,
+            upload_workers=settings.s3_upload_workers,
+            tmp_dir=settings.tmp_dir,
+        )
+        return cls(settings=settings, storage=storage, status=make_status_store(settings))
+
+
+@lru_cache(maxsize=1)
+def get_runtime() -> Runtime:
+    """The process-wide runtime from the environment (cached; ``get_runtime.cache_clear()``)."""
+    return Runtime.from_settings(get_settings())
+
+
+@dataclass
+class JobContext:
+    """What a stage job receives besides the video job itself.
+
+    Attributes:
+        settings: validated settings.
+        storage: S3 access.
+        status: the status store.
+        deadline: call ``deadline.check()`` in long loops.
+        worker_id: the claim holder's id (``{request id}:{message id}``).
+        attempt: how many times this stage has been claimed, this time included.
+    """
+
+    settings: Settings
+    storage: S3Storage
+    status: StatusStore
+    deadline: Deadline
+    worker_id: str
+    attempt: int
+    _metrics_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None:
+        """Add an EMF metric (thread-safe)."""
+        with self._metrics_lock:
+            metrics.add_metric(name=name, unit=unit, value=value)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a job reports back for the status store.
+
+    Attributes:
+        output_prefix: ``s3://bucket/prefix/`` the stage wrote under.
+        metrics: JSON-serialisable numbers for the stage row.
+        frame_count: for frame-extract, the seed column ``videos.frame_count``.
+        skipped: why nothing was done (already extracted), or ``None``.
+    """
+
+    output_prefix: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    frame_count: int | None = None
+    skipped: str | None = None
+
+
+JobFn = Callable[[VideoJob, JobContext], JobOutcome]
+
+
+def run_batch(
+    event: dict[str, Any],
+    context: Any,
+    *,
+    stage: Stage,
+    job: JobFn,
+    runtime: Runtime | None = None,
+) -> dict[str, Any]:
+    """Process an SQS batch and return the partial batch response.
+
+    Args:
+        event: the Lambda SQS event.
+        context: the Lambda context (or :class:`~shared.lambda_context.LocalContext`).
+        stage: which stage this handler runs.
+        job: the stage's work for one video.
+        runtime: collaborators; the cached process runtime when ``None``.
+
+    Returns:
+        ``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}``.
+    """
+    rt = runtime or get_runtime()
+    settings = rt.settings
+    deadline = Deadline(context, settings.min_remaining_ms, settings.abort_remaining_ms)
+    processor = ConcurrentBatchProcessor(settings.concurrency_limit)
+    request_id = getattr(context, "aws_request_id", "local")
+
+    def record_handler(record: SQSRecord, lambda_context: Any = None) -> str:
+        return _process_record(record, rt, stage, job, deadline, request_id)
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+
+
+def _report(
+    stage: Stage, exc: BaseException, job: VideoJob | None, attempt: int | None, request_id: str
+) -> ErrorReport:
+    retryable = not isinstance(exc, PermanentError)
+    return ErrorReport(
+        stage=stage,
+        error_class=exc.error_class if isinstance(exc, PipelineError) else type(exc).__name__,
+        message=str(exc)[:2000] or type(exc).__name__,
+        retryable=retryable,
+        platform=job.platform if job else None,
+        shortcode=job.shortcode if job else None,
+        attempt=attempt,
+        request_id=request_id,
+    )
+
+
+def _process_record(
+    record: SQSRecord,
+    rt: Runtime,
+    stage: Stage,
+    job_fn: JobFn,
+    deadline: Deadline,
+    request_id: str,
+) -> str:
+    message_id = record.message_id
+    if not deadline.can_start():
+        logger.info(
+            "not starting record: too little time left",
+            extra={"message_id": message_id, "remaining_ms": deadline.remaining_ms()},
+        )
+        metrics.add_metric(name="RecordsDeferred", unit=MetricUnit.Count, value=1)
+        raise OutOfTimeError(f"{deadline.remaining_ms()} ms left, under MIN_REMAINING_MS")
+    try:
+        parsed = parse_body(record.body, default_bucket=rt.settings.s3_bucket_videos)
+    except PermanentError as exc:
+        logger.warning(
+            "rejected message",
+            extra={
+                "message_id": message_id,
+                "stage": str(stage),
+                "error": str(exc),
+                "error_class": exc.error_class,
+            },
+        )
+        rt.status.record_error(_report(stage, exc, None, None, request_id))
+        metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
+        return "rejected"
+    if parsed.ignored:
+        logger.info("ignored message", extra={"message_id": message_id, "reason": parsed.ignored})
+        return "ignored"
+    results = [
+        _run_job(job, rt, stage, job_fn, deadline, f"{request_id}:{message_id}", request_id)
+        for job in parsed.jobs
+    ]
+    return ",".join(results)
+
+
+def _run_job(
+    job: VideoJob,
+    rt: Runtime,
+    stage: Stage,
+    job_fn: JobFn,
+    deadline: Deadline,
+    worker_id: str,
+    request_id: str,
+) -> str:
+    key = StageKey(job.platform, job.shortcode, stage)
+    log = {"platform": job.platform, "shortcode": job.shortcode, "stage": str(stage)}
+    lease_s = deadline.remaining_ms() / 1000 + rt.settings.lease_margin_s
+    claim = rt.status.claim(key, worker_id, lease_s)
+    if claim.outcome == ClaimOutcome.ALREADY_SUCCEEDED:
+        logger.info("stage already succeeded; acknowledging", extra=log)
+        metrics.add_metric(name="RecordsDuplicate", unit=MetricUnit.Count, value=1)
+        return "duplicate"
+    if claim.outcome == ClaimOutcome.HELD:
+        raise ClaimHeldError(f"{job.label} {stage} is being processed by another worker")
+
+    ctx = JobContext(
+        settings=rt.settings,
+        storage=rt.storage,
+        status=rt.status,
+        deadline=deadline,
+        worker_id=worker_id,
+        attempt=claim.attempts,
+    )
+    try:
+        outcome = job_fn(job, ctx)
+    except OutOfTimeError:
+        logger.warning("out of time; releasing the claim for redelivery", extra=log)
+        rt.status.release(key, worker_id)
+        metrics.add_metric(name="RecordsDeferred", unit=MetricUnit.Count, value=1)
+        raise
+    except PermanentError as exc:
+        logger.warning(
+            "permanent error; acknowledging",
+            extra={**log, "error_class": exc.error_class, "error": str(exc)},
+        )
+        rt.status.fail(key, worker_id, _report(stage, exc, job, claim.attempts, request_id))
+        metrics.add_metric(name="RecordsFailedPermanent", unit=MetricUnit.Count, value=1)
+        return "failed"
+    except Exception as exc:
+        logger.exception(
+            "transient error; SQS will redeliver",
+            extra={**log, "error_class": type(exc).__name__, "attempt": claim.attempts},
+        )
+        try:
+            rt.status.fail(key, worker_id, _report(stage, exc, job, claim.attempts, request_id))
+        except PipelineError:
+            logger.exception("could not record the error", extra=log)
+        metrics.add_metric(name="RecordsFailedTransient", unit=MetricUnit.Count, value=1)
+        raise
+    rt.status.complete(
+        key,
+        worker_id,
+        output_prefix=outcome.output_prefix,
+        metrics=outcome.metrics,
+        frame_count=outcome.frame_count,
+    )
+    logger.info(
+        "stage succeeded" if outcome.skipped is None else "stage skipped",
+        extra={**log, "reason": outcome.skipped, "output_prefix": outcome.output_prefix},
+    )
+    metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=1)
+    return "skipped" if outcome.skipped else "succeeded"

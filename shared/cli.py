@@ -1,0 +1,424 @@
+"""``vidpipe``: the command line (typer).
+
+Commands: ``frames`` (one video to a folder), ``invoke`` (a handler on an event file, like
+``sam local invoke``), ``local run`` (the whole S3 -> SNS -> SQS -> Lambda path on moto),
+``worker`` (the poller against real SQS) and ``status``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.config import Detector, get_settings
+from shared.errors import PermanentError, PipelineError
+from shared.status import Stage, StageStatus
+
+app = typer.Typer(
+    help="Serverless video analysis on AWS: key frames per scene, run locally or on Lambda.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+local_app = typer.Typer(help="The embedded local mode: moto S3/SNS/SQS, SQLite, real handlers.")
+app.add_typer(local_app, name="local")
+out = Console()
+err = Console(stderr=True)
+
+#: Stage name -> handler import path (the image's ImageConfig.Command per function).
+HANDLERS: dict[str, str] = {
+    str(Stage.FRAME_EXTRACT): "functions.frame_extract.handler.lambda_handler",
+}
+StageArg = Annotated[str, typer.Argument(help=f"Stage: {', '.join(HANDLERS)}.")]
+
+
+def load_handler(stage: str) -> Any:
+    """Import a stage's Lambda handler by its entrypoint string.
+
+    Raises:
+        typer.BadParameter: unknown stage.
+    """
+    if stage not in HANDLERS:
+        raise typer.BadParameter(f"unknown stage {stage!r}; choose from {', '.join(HANDLERS)}")
+    module, _, attr = HANDLERS[stage].rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code=2 if isinstance(exc, PermanentError) else 1)
+
+
+def _safe_shortcode(stem: str) -> str:
+    return (re.sub(r"[^A-Za-z0-9_-]", "_", stem)[:128]) or "video"
+
+
+def _split_s3_uri(uri: str) -> tuple[str, str]:
+    m = re.fullmatch(r"s3://([^/]+)/(.+)", uri)
+    if not m:
+        raise typer.BadParameter(f"{uri!r} is not an s3://bucket/key URI")
+    return m.group(1), m.group(2)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log at INFO (JSON, stderr).")
+    ] = False,
+) -> None:
+    from shared.observability import logger
+
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false" if verbose else "true")
+    logger.setLevel("INFO" if verbose or get_settings().debug else "WARNING")
+
+
+@app.command()
+def frames(
+    video: Annotated[str, typer.Argument(help="A local video path or an s3://bucket/key URI.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the JPEGs and manifest.")
+    ],
+    detector: Annotated[
+        Detector | None, typer.Option(help="Shot detector (default: SCENE_DETECTOR, content).")
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Detector threshold (content: 27.0, adaptive: 3.0 by default)."),
+    ] = None,
+    min_frames: Annotated[
+        int | None,
+        typer.Option(help="Fewer scenes than this: evenly spaced frames instead (MIN_FRAMES)."),
+    ] = None,
+    platform: Annotated[str, typer.Option(help="Platform recorded in the manifest.")] = "local",
+    shortcode: Annotated[
+        str | None, typer.Option(help="Shortcode for the manifest (default: the file's stem).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Detect shots in VIDEO and write one key frame per scene plus manifest.json to --out."""
+    from functions.frame_extract.extract import extract_keyframes
+    from functions.frame_extract.job import params_from
+    from shared.messages import parse_video_key, validate_platform, validate_shortcode
+    from shared.storage import S3Storage
+
+    settings = get_settings()
+    options: dict[str, Any] = {
+        k: v
+        for k, v in {"detector": detector, "threshold": threshold, "min_frames": min_frames}.items()
+        if v is not None
+    }
+    try:
+        params = params_from(settings, options)
+        with ExitStack() as stack:
+            if video.startswith("s3://"):
+                from shared import aws
+
+                bucket, key = _split_s3_uri(video)
+                try:
+                    platform, default_code, _ = parse_video_key(key)
+                except PipelineError:
+                    default_code = _safe_shortcode(Path(key).stem)
+                storage = S3Storage(aws.client("s3", settings), tmp_dir=settings.tmp_dir)
+                path = stack.enter_context(
+                    storage.download_to_temp(bucket, key, max_bytes=settings.max_video_bytes)
+                )
+            else:
+                path = Path(video)
+                default_code = _safe_shortcode(path.stem)
+            code = validate_shortcode(shortcode or default_code)
+            validate_platform(platform)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for old in out_dir.glob("*.jpg"):
+                if old.stem.isdigit():
+                    old.unlink()
+            result = extract_keyframes(
+                path,
+                params,
+                platform=platform,
+                shortcode=code,
+                on_keyframe=lambda kf: (out_dir / kf.file).write_bytes(kf.jpeg),
+                show_progress=progress and sys.stderr.isatty(),
+            )
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    manifest = result.manifest
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    v = manifest["video"]
+    cuts = [s["start_frame"] for s in manifest["scenes"][1:]]
+    kind = "evenly spaced frames (fallback)" if manifest["fallback"] else "scenes"
+    out.print(
+        f"{len(manifest['scenes'])} {kind} -> {out_dir}/  cuts={cuts}  "
+        f"({v['frame_count']} frames, {v['fps']:g} fps, {v['width']}x{v['height']}, "
+        f"{result.seconds:.2f} s, {manifest['detector']['name']} "
+        f"threshold {manifest['detector']['threshold']:g})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _as_sqs_event(data: Any) -> dict[str, Any]:
+    """An event file may hold a full SQS event or one message body; wrap the latter."""
+    records = data.get("Records") if isinstance(data, dict) else None
+    if isinstance(records, list) and records and records[0].get("eventSource") == "aws:sqs":
+        return data
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "local",
+                "body": json.dumps(data),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:vidpipe-local",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+@app.command()
+def invoke(
+    stage: StageArg,
+    event: Annotated[
+        Path,
+        typer.Option(
+            "--event",
+            "-e",
+            exists=True,
+            dir_okay=False,
+            help="JSON file: an SQS event, or one message body (direct job or S3 notification).",
+        ),
+    ],
+    timeout_s: Annotated[
+        float, typer.Option(help="The context's deadline in seconds (the function timeout).")
+    ] = 900.0,
+) -> None:
+    """Run a stage's real Lambda handler once on an event file and print its JSON response."""
+    from shared.lambda_context import LocalContext
+
+    handler = load_handler(stage)
+    payload = _as_sqs_event(json.loads(event.read_text()))
+    context = LocalContext(function_name=f"vidpipe-{stage}", timeout_s=timeout_s)
+    try:
+        response = handler(payload, context)
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    out.print_json(data=response)
+
+
+@app.command()
+def worker(
+    stage: StageArg,
+    queue_url: Annotated[str, typer.Option(help="The stage's SQS queue URL.")],
+    batch_size: Annotated[int, typer.Option(min=1, max=10, help="Messages per batch.")] = 10,
+    wait_s: Annotated[int, typer.Option(min=0, max=20, help="Long-poll seconds.")] = 20,
+    timeout_s: Annotated[
+        float, typer.Option(help="Deadline per batch, as a Lambda function timeout (s).")
+    ] = 900.0,
+    max_batches: Annotated[
+        int | None, typer.Option(help="Stop after this many non-empty batches.")
+    ] = None,
+) -> None:
+    """Poll a real SQS queue and run the stage's handler, as Lambda would (EC2/ECS mode)."""
+    import threading
+
+    from shared import aws
+    from shared.poller import SqsPoller
+
+    handler = load_handler(stage)
+    poller = SqsPoller(
+        aws.client("sqs", get_settings()),
+        queue_url,
+        handler,
+        batch_size=batch_size,
+        wait_s=wait_s,
+        function_timeout_s=timeout_s,
+        function_name=f"vidpipe-{stage}",
+    )
+    err.print(f"polling {queue_url} for {stage} (Ctrl-C to stop)")
+    stop = threading.Event()
+    try:
+        poller.run(
+            stop,
+            until=(lambda: poller.stats.batches >= max_batches) if max_batches else None,
+        )
+    except KeyboardInterrupt:
+        stop.set()
+    s = poller.stats
+    out.print(
+        f"batches={s.batches} received={s.received} deleted={s.deleted} "
+        f"failed={s.failed} handler_errors={s.handler_errors}"
+    )
+
+
+def _status_table(platform: str, shortcode: str) -> Table:
+    from shared.batch import get_runtime
+
+    rt = get_runtime()
+    table = Table(title=f"{platform}/{shortcode}")
+    for col in ("stage", "status", "attempts", "finished", "output", "last error"):
+        table.add_column(col)
+    for st in rt.status.stages(platform, shortcode):
+        table.add_row(
+            str(st.stage),
+            str(st.status),
+            str(st.attempts),
+            st.finished_at.isoformat(timespec="seconds") if st.finished_at else "",
+            st.output_prefix or "",
+            st.last_error or "",
+        )
+    return table
+
+
+@app.command()
+def status(
+    platform: Annotated[str, typer.Argument(help="Platform, e.g. instagram.")],
+    shortcode: Annotated[str, typer.Argument(help="Shortcode, e.g. Cx1.")],
+) -> None:
+    """Print a video's per-stage status from the configured status store."""
+    from shared.batch import get_runtime
+    from shared.messages import validate_platform, validate_shortcode
+
+    try:
+        validate_platform(platform)
+        validate_shortcode(shortcode)
+        rt = get_runtime()
+        video = rt.status.get_video(platform, shortcode)
+        out.print(_status_table(platform, shortcode))
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    if video is not None:
+        out.print(
+            f"videos: is_downloaded={video.is_downloaded} is_extracted={video.is_extracted} "
+            f"frame_count={video.frame_count}"
+        )
+
+
+@local_app.command("run")
+def local_run(
+    video: Annotated[
+        Path | None,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="Video to process. Omitted: a generated 12 s clip with 4 known cuts.",
+        ),
+    ] = None,
+    platform: Annotated[str, typer.Option(help="Platform for the S3 key.")] = "demo",
+    shortcode: Annotated[str | None, typer.Option(help="Shortcode (default: file stem).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where results are copied.")] = Path(
+        "out"
+    ),
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the SQLite status and temp files here (default: a temp dir)."),
+    ] = None,
+    timeout_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600.0,
+) -> None:
+    """Upload VIDEO to a local (moto) S3 and let the real event path process it.
+
+    The object lands at {platform}/{shortcode}/video.<ext>; S3's ObjectCreated event goes through
+    SNS (raw delivery) to the stage's SQS queue; a poller invokes the real Lambda handler; the
+    results are copied from the local results bucket to --out and the status is printed.
+    """
+    from shared.local import local_stack
+    from shared.messages import validate_platform, validate_shortcode
+    from shared.poller import SqsPoller
+    from shared.synth import make_clip
+
+    with ExitStack() as stack:
+        state = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        if video is None:
+            video = state / "demo.mp4"
+            cuts = make_clip(video)
+            err.print(f"no video given: generated {video.name} (12 s, cuts at {cuts})")
+            shortcode = shortcode or "synthetic"
+        try:
+            validate_platform(platform)
+            code = validate_shortcode(shortcode or _safe_shortcode(video.stem))
+        except PipelineError as exc:
+            raise _fail(exc) from exc
+        stage = Stage.FRAME_EXTRACT
+        stack_ = stack.enter_context(local_stack(state, stages=(stage,)))
+        err.print(f"moto S3/SNS/SQS on {stack_.endpoint}; status in SQLite under {state}")
+        ext = video.suffix.lower() or ".mp4"
+        key = f"{platform}/{code}/video{ext}"
+        s3 = stack_.client("s3")
+        s3.upload_file(str(video), stack_.videos_bucket, key)
+        err.print(f"uploaded s3://{stack_.videos_bucket}/{key}")
+
+        from shared.batch import get_runtime
+
+        rt = get_runtime()
+
+        def finished() -> bool:
+            states = [st for st in rt.status.stages(platform, code) if st.stage == stage]
+            return bool(states) and states[0].status in (
+                StageStatus.SUCCEEDED,
+                StageStatus.FAILED,
+            )
+
+        poller = SqsPoller(
+            stack_.client("sqs"),
+            stack_.queue_urls[stage],
+            load_handler(str(stage)),
+            batch_size=10,
+            wait_s=1,
+            function_timeout_s=900,
+            function_name=f"vidpipe-{stage}",
+        )
+        started = time.monotonic()
+        with err.status(f"waiting for {stage} (S3 event -> SNS -> SQS -> handler)..."):
+            poller.run(until=finished, timeout_s=timeout_s)
+        elapsed = time.monotonic() - started
+
+        prefix = f"{platform}/{code}/"
+        keys = rt.storage.list_keys(stack_.frames_bucket, prefix)
+        for k in keys:
+            target = out_dir / k[len(prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(rt.storage.get_bytes(stack_.frames_bucket, k))
+        out.print(_status_table(platform, code))
+        states = [st for st in rt.status.stages(platform, code) if st.stage == stage]
+        dlq = stack_.queue_depth(stack_.dlq_urls[stage])
+        manifest_path = out_dir / "frames" / "manifest.json"
+        if manifest_path.exists():
+            m = json.loads(manifest_path.read_text())
+            cuts = [s["start_frame"] for s in m["scenes"][1:]]
+            out.print(
+                f"{len(m['scenes'])} key frames and manifest.json -> {out_dir / 'frames'}/  "
+                f"cuts={cuts}  fallback={m['fallback']}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        out.print(
+            f"status={states[0].status if states else 'none'}  batches={poller.stats.batches}  "
+            f"dlq={dlq}  {elapsed:.1f} s",
+            highlight=False,
+        )
+        if not states or states[0].status != StageStatus.SUCCEEDED:
+            raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

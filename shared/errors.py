@@ -1,0 +1,86 @@
+"""The pipeline's error tree and its retry semantics (DESIGN §5).
+
+``PipelineError`` > ``PermanentError`` | ``TransientError`` | ``OutOfTimeError``.
+
+* ``PermanentError``: the input itself is wrong (malformed body, bad identifier, key outside the
+  layout, video missing, not a video, corrupt or over the size limit). Recorded as ``failed``,
+  the SQS message is acknowledged and never retried.
+* ``TransientError``: the world was briefly unavailable (S3 throttling or 5xx, network time-outs,
+  the status store down, a claim held by a live worker). The record goes into
+  ``batchItemFailures``; SQS redelivers it after the visibility timeout and, after
+  ``maxReceiveCount`` receives, moves it to the DLQ.
+* ``OutOfTimeError``: too little Lambda time is left to start or finish the record. The claim is
+  released, the record is reported in ``batchItemFailures`` and nothing is recorded as an error.
+
+Any other exception that escapes a job is a bug and is treated like a transient error: retried,
+then parked in the DLQ, never silently acknowledged.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class of every error the pipeline raises on purpose."""
+
+    #: Whether SQS should deliver the record again.
+    retryable: bool = True
+
+    @property
+    def error_class(self) -> str:
+        """The class name recorded in the status store (``extraction_errors.error_class``)."""
+        return type(self).__name__
+
+
+class PermanentError(PipelineError):
+    """Bad input: record it, acknowledge the message, never retry."""
+
+    retryable = False
+
+
+class TransientError(PipelineError):
+    """A passing failure: report the record in ``batchItemFailures`` so SQS retries it."""
+
+    retryable = True
+
+
+class OutOfTimeError(PipelineError):
+    """Not enough Lambda time left: release the claim and let SQS redeliver, uncounted."""
+
+    retryable = True
+
+
+class InvalidMessageError(PermanentError):
+    """The SQS body is not a job this pipeline understands (malformed JSON, unknown keys...)."""
+
+
+class InvalidIdentifierError(InvalidMessageError):
+    """``platform``, ``shortcode`` or an S3 key fails validation (path tricks included)."""
+
+
+class VideoMissingError(PermanentError):
+    """The video object does not exist, or the status store says it was never downloaded."""
+
+
+class VideoTooLargeError(PermanentError):
+    """The video is larger than ``MAX_VIDEO_BYTES``."""
+
+
+class CorruptVideoError(PermanentError):
+    """The file is not a video, cannot be opened, or decodes to (almost) nothing."""
+
+
+class StorageUnavailableError(TransientError):
+    """S3 throttled, answered 5xx, refused access or timed out after the client's own retries."""
+
+
+class StatusStoreUnavailableError(TransientError):
+    """The status store (Supabase or SQLite) could not be reached or answered an error."""
+
+
+class ClaimHeldError(TransientError):
+    """Another live worker holds the lease on this stage; retry after the visibility timeout."""
+
+
+class ConfigurationError(PipelineError):
+    """The deployment is misconfigured (bad settings, schema mismatch). Retried, so that
+    messages wait in the queue or the DLQ until an operator fixes it, instead of being lost."""

@@ -1,0 +1,163 @@
+"""The status-store port (DESIGN §4) and its data types.
+
+Adapters: :class:`shared.status.sqlite.SqliteStatusStore` (embedded default, local runs) and the
+Supabase adapter (production). All of them follow one claim protocol:
+
+* ``claim`` takes a stage for one worker with a lease. It succeeds only when the stage is not
+  ``succeeded`` and no live lease is held; an expired lease is taken over. It is atomic in every
+  adapter (a transaction in SQLite, one SQL function in Postgres), never check-then-act.
+* ``complete`` marks the stage ``succeeded`` (for ``frame-extract`` it also sets the seed columns
+  ``videos.is_extracted`` and ``videos.frame_count``).
+* ``fail`` records an error row and sets the stage ``failed`` (permanent) or back to ``pending``
+  (retryable), clearing the lease.
+* ``release`` gives the lease back without counting an error (the out-of-time path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+
+class Stage(StrEnum):
+    """The pipeline's stages, one per Lambda handler."""
+
+    FRAME_EXTRACT = "frame-extract"
+    LANDMARKS = "landmarks"
+    PHYSICS = "physics"
+    REKOGNITION = "rekognition"
+
+
+class StageStatus(StrEnum):
+    """Per-stage state machine: pending -> processing -> succeeded | failed (| pending)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ClaimOutcome(StrEnum):
+    """What a claim attempt found."""
+
+    CLAIMED = "claimed"
+    ALREADY_SUCCEEDED = "already_succeeded"
+    HELD = "held"
+
+
+@dataclass(frozen=True)
+class StageKey:
+    """(platform, shortcode, stage): the unit of work and of status."""
+
+    platform: str
+    shortcode: str
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class VideoRow:
+    """The seed-compatible ``videos`` row that existing dashboards read."""
+
+    platform: str
+    shortcode: str
+    is_downloaded: bool
+    is_extracted: bool
+    frame_count: int | None
+
+
+@dataclass(frozen=True)
+class StageState:
+    """One per-stage status row. Times are timezone-aware UTC."""
+
+    platform: str
+    shortcode: str
+    stage: Stage
+    status: StageStatus
+    attempts: int
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    output_prefix: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Result of :meth:`StatusStore.claim`; ``attempts`` counts claims won, this one included."""
+
+    outcome: ClaimOutcome
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """One ``extraction_errors`` row. Identifiers are ``None`` when the body was unreadable."""
+
+    stage: Stage
+    error_class: str
+    message: str
+    retryable: bool
+    platform: str | None = None
+    shortcode: str | None = None
+    attempt: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """An error as stored, with its time (UTC)."""
+
+    stage: str
+    error_class: str
+    message: str
+    retryable: bool
+    platform: str | None
+    shortcode: str | None
+    attempt: int | None
+    request_id: str | None
+    created_at: datetime
+
+
+@runtime_checkable
+class StatusStore(Protocol):
+    """The port every adapter implements. Methods raise
+    :class:`~shared.errors.StatusStoreUnavailableError` when the store cannot be reached."""
+
+    def get_video(self, platform: str, shortcode: str) -> VideoRow | None:
+        """The seed ``videos`` row, or ``None`` when the video was never registered."""
+
+    def mark_downloaded(self, platform: str, shortcode: str) -> None:
+        """Upsert ``videos.is_downloaded = true`` (the object is known to be in S3)."""
+
+    def claim(self, key: StageKey, worker_id: str, lease_s: float) -> Claim:
+        """Atomically take ``key`` for ``worker_id`` for ``lease_s`` seconds."""
+
+    def complete(
+        self,
+        key: StageKey,
+        worker_id: str,
+        *,
+        output_prefix: str,
+        metrics: dict[str, Any],
+        frame_count: int | None = None,
+    ) -> None:
+        """Mark the stage succeeded; ``frame_count`` goes to the seed column for frame-extract."""
+
+    def fail(self, key: StageKey, worker_id: str, report: ErrorReport) -> None:
+        """Record ``report``; ``failed`` if not retryable, else back to ``pending``."""
+
+    def release(self, key: StageKey, worker_id: str) -> None:
+        """Give the lease back (out of time), counting no error; only the holder can release."""
+
+    def record_error(self, report: ErrorReport) -> None:
+        """Record an error that belongs to no claimed stage (an unreadable message)."""
+
+    def stages(self, platform: str, shortcode: str) -> list[StageState]:
+        """Every stage row of a video, ordered by stage name."""
+
+    def errors(self, platform: str | None = None, shortcode: str | None = None) -> list[ErrorRow]:
+        """Error rows, oldest first, optionally for one video."""

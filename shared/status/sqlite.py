@@ -1,0 +1,349 @@
+"""SQLite status store: the embedded default for local runs and single-host workers.
+
+Same tables and claim semantics as the Postgres schema in ``infra/supabase/migrations``:
+a claim is one ``BEGIN IMMEDIATE`` transaction (SQLite's write lock), so concurrent claims from
+threads or processes on the same file serialise and exactly one wins.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shared.errors import StatusStoreUnavailableError
+from shared.status import (
+    Claim,
+    ClaimOutcome,
+    ErrorReport,
+    ErrorRow,
+    Stage,
+    StageKey,
+    StageState,
+    StageStatus,
+    VideoRow,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (
+    platform      TEXT NOT NULL,
+    shortcode     TEXT NOT NULL,
+    is_downloaded INTEGER NOT NULL DEFAULT 0,
+    is_extracted  INTEGER NOT NULL DEFAULT 0,
+    frame_count   INTEGER,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (platform, shortcode)
+);
+CREATE TABLE IF NOT EXISTS video_stages (
+    platform         TEXT NOT NULL,
+    shortcode        TEXT NOT NULL,
+    stage            TEXT NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'processing', 'succeeded', 'failed')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    worker_id        TEXT,
+    lease_expires_at TEXT,
+    started_at       TEXT,
+    finished_at      TEXT,
+    output_prefix    TEXT,
+    metrics          TEXT NOT NULL DEFAULT '{}',
+    last_error       TEXT,
+    updated_at       TEXT NOT NULL,
+    PRIMARY KEY (platform, shortcode, stage)
+);
+CREATE TABLE IF NOT EXISTS extraction_errors (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    platform    TEXT,
+    shortcode   TEXT,
+    stage       TEXT NOT NULL,
+    error_class TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    retryable   INTEGER NOT NULL,
+    attempt     INTEGER,
+    request_id  TEXT,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS extraction_errors_video ON extraction_errors (platform, shortcode);
+"""
+
+
+def _ts(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class SqliteStatusStore:
+    """Status store on one SQLite file.
+
+    Args:
+        path: database file (``SQLITE_PATH``); its folder is created. ``":memory:"`` is refused
+            because every operation opens its own connection.
+        clock: returns the current UTC time (injected in tests to expire leases).
+
+    Raises:
+        StatusStoreUnavailableError: the file cannot be opened or written.
+    """
+
+    def __init__(self, path: Path | str, clock: Callable[[], datetime] | None = None) -> None:
+        if str(path) == ":memory:":
+            raise ValueError("SqliteStatusStore needs a file path, not ':memory:'")
+        self.path = Path(path)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=30)
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(SCHEMA)
+            finally:
+                con.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise StatusStoreUnavailableError(f"SQLite status store {self.path}: {exc}") from exc
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One connection and one immediate (write-locked) transaction."""
+        try:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StatusStoreUnavailableError(f"SQLite status store {self.path}: {exc}") from exc
+        try:
+            con.row_factory = sqlite3.Row
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StatusStoreUnavailableError(f"SQLite status store {self.path}: {exc}") from exc
+        finally:
+            con.close()
+
+    # ---- videos ------------------------------------------------------------------------------
+    def get_video(self, platform: str, shortcode: str) -> VideoRow | None:
+        with self._tx() as con:
+            row = con.execute(
+                "SELECT * FROM videos WHERE platform = ? AND shortcode = ?", (platform, shortcode)
+            ).fetchone()
+        if row is None:
+            return None
+        return VideoRow(
+            platform=row["platform"],
+            shortcode=row["shortcode"],
+            is_downloaded=bool(row["is_downloaded"]),
+            is_extracted=bool(row["is_extracted"]),
+            frame_count=row["frame_count"],
+        )
+
+    def mark_downloaded(self, platform: str, shortcode: str) -> None:
+        now = self._now().isoformat()
+        with self._tx() as con:
+            con.execute(
+                """INSERT INTO videos (platform, shortcode, is_downloaded, updated_at)
+                   VALUES (?, ?, 1, ?)
+                   ON CONFLICT (platform, shortcode)
+                   DO UPDATE SET is_downloaded = 1, updated_at = excluded.updated_at""",
+                (platform, shortcode, now),
+            )
+
+    # ---- stages ------------------------------------------------------------------------------
+    def claim(self, key: StageKey, worker_id: str, lease_s: float) -> Claim:
+        now = self._now()
+        with self._tx() as con:
+            row = con.execute(
+                "SELECT status, attempts, worker_id, lease_expires_at FROM video_stages"
+                " WHERE platform = ? AND shortcode = ? AND stage = ?",
+                (key.platform, key.shortcode, str(key.stage)),
+            ).fetchone()
+            if row is not None:
+                if row["status"] == StageStatus.SUCCEEDED:
+                    return Claim(ClaimOutcome.ALREADY_SUCCEEDED, row["attempts"])
+                lease = _ts(row["lease_expires_at"])
+                if (
+                    row["status"] == StageStatus.PROCESSING
+                    and lease is not None
+                    and lease > now
+                    and row["worker_id"] != worker_id
+                ):
+                    return Claim(ClaimOutcome.HELD, row["attempts"])
+            attempts = (row["attempts"] if row is not None else 0) + 1
+            con.execute(
+                """INSERT INTO video_stages (platform, shortcode, stage, status, attempts,
+                       worker_id, lease_expires_at, started_at, finished_at, updated_at)
+                   VALUES (?, ?, ?, 'processing', ?, ?, ?, ?, NULL, ?)
+                   ON CONFLICT (platform, shortcode, stage) DO UPDATE SET
+                       status = 'processing', attempts = excluded.attempts,
+                       worker_id = excluded.worker_id,
+                       lease_expires_at = excluded.lease_expires_at,
+                       started_at = excluded.started_at, finished_at = NULL,
+                       updated_at = excluded.updated_at""",
+                (
+                    key.platform,
+                    key.shortcode,
+                    str(key.stage),
+                    attempts,
+                    worker_id,
+                    (now + timedelta(seconds=lease_s)).isoformat(),
+                    now.isoformat(),
+                    now.isoformat(),
+                ),
+            )
+        return Claim(ClaimOutcome.CLAIMED, attempts)
+
+    def complete(
+        self,
+        key: StageKey,
+        worker_id: str,
+        *,
+        output_prefix: str,
+        metrics: dict[str, Any],
+        frame_count: int | None = None,
+    ) -> None:
+        now = self._now().isoformat()
+        with self._tx() as con:
+            con.execute(
+                """INSERT INTO video_stages (platform, shortcode, stage, status, attempts,
+                       worker_id, finished_at, output_prefix, metrics, updated_at)
+                   VALUES (?, ?, ?, 'succeeded', 1, ?, ?, ?, ?, ?)
+                   ON CONFLICT (platform, shortcode, stage) DO UPDATE SET
+                       status = 'succeeded', worker_id = excluded.worker_id,
+                       lease_expires_at = NULL, finished_at = excluded.finished_at,
+                       output_prefix = excluded.output_prefix, metrics = excluded.metrics,
+                       last_error = NULL, updated_at = excluded.updated_at""",
+                (
+                    key.platform,
+                    key.shortcode,
+                    str(key.stage),
+                    worker_id,
+                    now,
+                    output_prefix,
+                    json.dumps(metrics),
+                    now,
+                ),
+            )
+            if key.stage == Stage.FRAME_EXTRACT:
+                con.execute(
+                    """INSERT INTO videos (platform, shortcode, is_downloaded, is_extracted,
+                           frame_count, updated_at)
+                       VALUES (?, ?, 1, 1, ?, ?)
+                       ON CONFLICT (platform, shortcode) DO UPDATE SET
+                           is_downloaded = 1, is_extracted = 1,
+                           frame_count = excluded.frame_count, updated_at = excluded.updated_at""",
+                    (key.platform, key.shortcode, frame_count, now),
+                )
+
+    def fail(self, key: StageKey, worker_id: str, report: ErrorReport) -> None:
+        now = self._now().isoformat()
+        status = StageStatus.PENDING if report.retryable else StageStatus.FAILED
+        with self._tx() as con:
+            con.execute(
+                """INSERT INTO video_stages (platform, shortcode, stage, status, attempts,
+                       worker_id, finished_at, last_error, updated_at)
+                   VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+                   ON CONFLICT (platform, shortcode, stage) DO UPDATE SET
+                       status = excluded.status, worker_id = excluded.worker_id,
+                       lease_expires_at = NULL, finished_at = excluded.finished_at,
+                       last_error = excluded.last_error, updated_at = excluded.updated_at
+                   WHERE video_stages.status <> 'succeeded'""",
+                (
+                    key.platform,
+                    key.shortcode,
+                    str(key.stage),
+                    str(status),
+                    worker_id,
+                    now,
+                    f"{report.error_class}: {report.message}",
+                    now,
+                ),
+            )
+            self._insert_error(con, report, now)
+
+    def release(self, key: StageKey, worker_id: str) -> None:
+        now = self._now().isoformat()
+        with self._tx() as con:
+            con.execute(
+                """UPDATE video_stages SET status = 'pending', lease_expires_at = NULL,
+                       worker_id = NULL, updated_at = ?
+                   WHERE platform = ? AND shortcode = ? AND stage = ?
+                     AND worker_id = ? AND status = 'processing'""",
+                (now, key.platform, key.shortcode, str(key.stage), worker_id),
+            )
+
+    def record_error(self, report: ErrorReport) -> None:
+        with self._tx() as con:
+            self._insert_error(con, report, self._now().isoformat())
+
+    @staticmethod
+    def _insert_error(con: sqlite3.Connection, report: ErrorReport, now: str) -> None:
+        con.execute(
+            """INSERT INTO extraction_errors (platform, shortcode, stage, error_class, message,
+                   retryable, attempt, request_id, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                report.platform,
+                report.shortcode,
+                str(report.stage),
+                report.error_class,
+                report.message,
+                int(report.retryable),
+                report.attempt,
+                report.request_id,
+                now,
+            ),
+        )
+
+    # ---- reads -------------------------------------------------------------------------------
+    def stages(self, platform: str, shortcode: str) -> list[StageState]:
+        with self._tx() as con:
+            rows = con.execute(
+                "SELECT * FROM video_stages WHERE platform = ? AND shortcode = ? ORDER BY stage",
+                (platform, shortcode),
+            ).fetchall()
+        return [
+            StageState(
+                platform=r["platform"],
+                shortcode=r["shortcode"],
+                stage=Stage(r["stage"]),
+                status=StageStatus(r["status"]),
+                attempts=r["attempts"],
+                worker_id=r["worker_id"],
+                lease_expires_at=_ts(r["lease_expires_at"]),
+                started_at=_ts(r["started_at"]),
+                finished_at=_ts(r["finished_at"]),
+                output_prefix=r["output_prefix"],
+                metrics=json.loads(r["metrics"] or "{}"),
+                last_error=r["last_error"],
+            )
+            for r in rows
+        ]
+
+    def errors(self, platform: str | None = None, shortcode: str | None = None) -> list[ErrorRow]:
+        sql = "SELECT * FROM extraction_errors"
+        args: tuple[Any, ...] = ()
+        if platform is not None and shortcode is not None:
+            sql += " WHERE platform = ? AND shortcode = ?"
+            args = (platform, shortcode)
+        with self._tx() as con:
+            rows = con.execute(sql + " ORDER BY id", args).fetchall()
+        return [
+            ErrorRow(
+                stage=r["stage"],
+                error_class=r["error_class"],
+                message=r["message"],
+                retryable=bool(r["retryable"]),
+                platform=r["platform"],
+                shortcode=r["shortcode"],
+                attempt=r["attempt"],
+                request_id=r["request_id"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+            )
+            for r in rows
+        ]

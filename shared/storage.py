@@ -1,0 +1,299 @@
+"""S3 storage: streamed, size-limited downloads to a temp dir, parallel uploads, error mapping.
+
+Retries happen at two depths, each for what the other cannot do:
+
+* every S3 request is retried by botocore (adaptive mode, ``S3_RETRIES`` attempts in all, with
+  ``S3_CONNECT_TIMEOUT``/``S3_READ_TIMEOUT``), which covers throttling (``SlowDown``), 5xx and
+  connection errors;
+* a whole transfer (a download, a multipart upload) that still fails part-way with a transient
+  error is re-run once after ``S3_RETRY_DELAY`` seconds, since botocore cannot resume a body it
+  has started to stream.
+
+What is still failing after that becomes a :class:`~shared.errors.StorageUnavailableError`
+(transient: SQS redelivers the record). A missing object is a
+:class:`~shared.errors.VideoMissingError` and an object over the size limit a
+:class:`~shared.errors.VideoTooLargeError` (both permanent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.errors import (
+    ConfigurationError,
+    StorageUnavailableError,
+    VideoMissingError,
+    VideoTooLargeError,
+)
+
+T = TypeVar("T")
+
+_MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+_CONFIG_CODES = {"NoSuchBucket", "InvalidBucketName", "AllAccessDisabled"}
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What ``HeadObject`` says about an object: size in bytes, ETag, content type."""
+
+    size: int
+    etag: str
+    content_type: str | None
+    version_id: str | None = None
+
+
+def translate_error(exc: Exception, what: str) -> Exception:
+    """Map a botocore exception to the pipeline's error tree.
+
+    Args:
+        exc: a ``ClientError`` or ``BotoCoreError`` (anything else is returned unchanged).
+        what: ``s3://bucket/key`` or an operation name, for the message.
+
+    Returns:
+        ``VideoMissingError`` for 404/NoSuchKey, ``ConfigurationError`` for a missing or
+        invalid bucket, else ``StorageUnavailableError``. An ``AccessDenied`` is transient on
+        purpose: S3 answers 403 for a missing key when ``s3:ListBucket`` is not granted, and a
+        fixed IAM policy should let the parked messages through.
+    """
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _MISSING_CODES or (status == 404 and code not in _CONFIG_CODES):
+            return VideoMissingError(f"{what} does not exist")
+        if code in _CONFIG_CODES:
+            return ConfigurationError(f"{what}: bucket problem ({code})")
+        return StorageUnavailableError(f"{what}: S3 error {code or status}: {exc}")
+    if isinstance(exc, BotoCoreError):
+        return StorageUnavailableError(f"{what}: {type(exc).__name__}: {exc}")
+    return exc
+
+
+class S3Storage:
+    """S3 access for the pipeline; the only module that talks to S3.
+
+    Args:
+        s3: a boto3 S3 client (from :func:`shared.aws.client`, or moto's in tests).
+        retry_delay_s: pause before re-running a transfer that failed part-way (``S3_RETRY_DELAY``).
+        upload_workers: parallel uploads (``S3_UPLOAD_WORKERS``).
+        tmp_dir: parent of the per-video temp dirs (``TMP_DIR``, ``/tmp`` on Lambda).
+    """
+
+    def __init__(
+        self,
+        s3: Any,
+        *,
+        retry_delay_s: float = 1.0,
+        upload_workers: int = 8,
+        tmp_dir: Path = Path("/tmp"),
+    ) -> None:
+        self.s3 = s3
+        self.retry_delay_s = retry_delay_s
+        self.upload_workers = upload_workers
+        self.tmp_dir = Path(tmp_dir)
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T], *, rerun: bool = False) -> T:
+        attempts = 2 if rerun else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return fn()
+            except (ClientError, BotoCoreError) as exc:
+                err = translate_error(exc, what)
+                if attempt < attempts and isinstance(err, StorageUnavailableError):
+                    time.sleep(self.retry_delay_s)
+                    continue
+                raise err from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ---- reads -------------------------------------------------------------------------------
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        """``HeadObject``.
+
+        Raises:
+            VideoMissingError: no such object.
+            StorageUnavailableError: throttling, 5xx, 403 or network after retries.
+        """
+        resp = self._call(
+            f"s3://{bucket}/{key}", lambda: self.s3.head_object(Bucket=bucket, Key=key)
+        )
+        return ObjectInfo(
+            size=int(resp["ContentLength"]),
+            etag=str(resp.get("ETag", "")),
+            content_type=resp.get("ContentType"),
+            version_id=resp.get("VersionId"),
+        )
+
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether the object exists (404 is ``False``, other errors raise as in :meth:`head`)."""
+        try:
+            self.head(bucket, key)
+        except VideoMissingError:
+            return False
+        return True
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        """The whole object in memory (manifests, small results)."""
+        what = f"s3://{bucket}/{key}"
+
+        def _get() -> bytes:
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+            try:
+                return bytes(body.read())
+            finally:
+                body.close()
+
+        return self._call(what, _get, rerun=True)
+
+    def get_json(self, bucket: str, key: str) -> Any:
+        """The object parsed as JSON."""
+        return json.loads(self.get_bytes(bucket, key))
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        """Every key under ``prefix``, sorted."""
+
+        def _list() -> list[str]:
+            keys: list[str] = []
+            for page in self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix
+            ):
+                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+            return sorted(keys)
+
+        return self._call(f"s3://{bucket}/{prefix}", _list)
+
+    @contextlib.contextmanager
+    def download_to_temp(self, bucket: str, key: str, *, max_bytes: int) -> Iterator[Path]:
+        """Stream an object to a fresh temp dir; the dir is removed on every exit path.
+
+        The object is checked with ``HeadObject`` first; the download pins the version seen there
+        (versioned buckets) and the file's size is checked again afterwards, so an object
+        replaced in between cannot slip past the limit.
+
+        Args:
+            bucket: source bucket.
+            key: source key (decoded).
+            max_bytes: largest accepted object (``MAX_VIDEO_BYTES``).
+
+        Yields:
+            Path of the downloaded file (its name keeps the key's extension).
+
+        Raises:
+            VideoMissingError: no such object.
+            VideoTooLargeError: larger than ``max_bytes``.
+            ConfigurationError: the temp dir has not enough free space (raise the function's
+                ephemeral storage).
+            StorageUnavailableError: S3 kept failing.
+        """
+        info = self.head(bucket, key)
+        if info.size > max_bytes:
+            raise VideoTooLargeError(
+                f"s3://{bucket}/{key} is {info.size} bytes, over MAX_VIDEO_BYTES={max_bytes}"
+            )
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.tmp_dir).free
+        if info.size > free:
+            raise ConfigurationError(
+                f"{self.tmp_dir} has {free} bytes free, the video needs {info.size}"
+            )
+        workdir = Path(tempfile.mkdtemp(prefix="vidpipe-", dir=self.tmp_dir))
+        try:
+            suffix = Path(key).suffix.lower() or ".mp4"
+            target = workdir / f"video{suffix}"
+            extra = {"VersionId": info.version_id} if info.version_id else None
+            self._call(
+                f"s3://{bucket}/{key}",
+                lambda: self.s3.download_file(
+                    bucket, key, str(target), ExtraArgs=extra, Config=TransferConfig()
+                ),
+                rerun=True,
+            )
+            if target.stat().st_size > max_bytes:
+                raise VideoTooLargeError(
+                    f"s3://{bucket}/{key} grew past MAX_VIDEO_BYTES={max_bytes} while downloading"
+                )
+            yield target
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    # ---- writes ------------------------------------------------------------------------------
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        """``PutObject`` of a small object held in memory."""
+        self._call(
+            f"s3://{bucket}/{key}",
+            lambda: self.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type),
+            rerun=True,
+        )
+
+    def put_json(self, bucket: str, key: str, obj: Any) -> None:
+        """Write ``obj`` as indented UTF-8 JSON."""
+        data = json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8")
+        self.put_bytes(bucket, key, data, "application/json")
+
+    def delete_keys(self, bucket: str, keys: list[str]) -> None:
+        """``DeleteObjects`` in chunks of 1000 (S3's limit per request)."""
+        for i in range(0, len(keys), 1000):
+            chunk = [{"Key": k} for k in keys[i : i + 1000]]
+            self._call(
+                f"s3://{bucket}",
+                lambda chunk=chunk: self.s3.delete_objects(  # type: ignore[misc]
+                    Bucket=bucket, Delete={"Objects": chunk, "Quiet": True}
+                ),
+            )
+
+    def uploader(self, bucket: str) -> ParallelUploader:
+        """A context manager that uploads objects in parallel (``S3_UPLOAD_WORKERS`` threads)."""
+        return ParallelUploader(self, bucket, self.upload_workers)
+
+
+class ParallelUploader:
+    """Uploads submitted objects on a thread pool while the caller keeps working.
+
+    Use as a context manager; :meth:`wait` returns the written keys or raises the first error.
+    Leaving the block on an exception cancels what has not started.
+    """
+
+    def __init__(self, storage: S3Storage, bucket: str, workers: int) -> None:
+        self._storage = storage
+        self._bucket = bucket
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3-upload")
+        self._futures: list[tuple[str, Future[None]]] = []
+        self._lock = threading.Lock()
+        self.bytes_uploaded = 0
+
+    def submit(self, key: str, data: bytes, content_type: str) -> None:
+        """Queue one object for upload."""
+        fut = self._pool.submit(self._storage.put_bytes, self._bucket, key, data, content_type)
+        with self._lock:
+            self._futures.append((key, fut))
+            self.bytes_uploaded += len(data)
+
+    def wait(self) -> list[str]:
+        """Wait for every upload; return the keys in submission order.
+
+        Raises:
+            StorageUnavailableError: (or another pipeline error) from the first failed upload.
+        """
+        keys = []
+        for key, fut in self._futures:
+            fut.result()
+            keys.append(key)
+        return keys
+
+    def __enter__(self) -> ParallelUploader:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
