@@ -24,7 +24,8 @@ def client(service: str, settings: Settings) -> Any:
 
     Args:
         service: boto3 service name (``"s3"``, ``"sqs"``, ``"sns"``).
-        settings: supplies ``S3_RETRIES`` (total attempts per request, adaptive mode),
+        settings: supplies ``S3_RETRIES`` (retries after the first attempt, per request, in
+            botocore's adaptive mode),
             ``S3_CONNECT_TIMEOUT``/``S3_READ_TIMEOUT`` (seconds), ``S3_UPLOAD_WORKERS`` (size of
             the connection pool) and ``S3_ENDPOINT_URL`` (a local endpoint, for the local mode).
     """

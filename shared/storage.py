@@ -2,7 +2,7 @@
 
 Retries happen at two depths, each for what the other cannot do:
 
-* every S3 request is retried by botocore (adaptive mode, ``S3_RETRIES`` attempts in all, with
+* every S3 request is retried by botocore (adaptive mode, up to ``S3_RETRIES`` retries, with
   ``S3_CONNECT_TIMEOUT``/``S3_READ_TIMEOUT``), which covers throttling (``SlowDown``), 5xx and
   connection errors;
 * a whole transfer (a download, a multipart upload) that still fails part-way with a transient

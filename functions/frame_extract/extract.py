@@ -33,10 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scenedetect import AdaptiveDetector, ContentDetector, SceneManager
+from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode, SceneManager
 from scenedetect.backends.opencv import VideoStreamCv2
 from scenedetect.detector import SceneDetector
-from scenedetect.frame_timecode import FrameTimecode
 
 from shared.config import Detector
 from shared.errors import CorruptVideoError

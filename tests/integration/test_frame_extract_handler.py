@@ -1,0 +1,376 @@
+"""The frame-extract Lambda handler end to end on moto S3 with the SQLite status store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto.core.botocore_stubber import MockRawResponse
+
+from functions.frame_extract.handler import lambda_handler
+from shared.batch import Runtime
+from shared.lambda_context import LocalContext
+from shared.status import Stage, StageKey, StageStatus
+from tests.conftest import (
+    FRAMES_BUCKET,
+    VIDEOS_BUCKET,
+    failures,
+    load_event,
+    s3_body,
+    sqs_event,
+    sqs_record,
+)
+
+
+def put_video(rt: Runtime, key: str, path: Path | None = None, data: bytes | None = None) -> None:
+    body = data if data is not None else Path(path).read_bytes()  # type: ignore[arg-type]
+    rt.storage.s3.put_object(Bucket=VIDEOS_BUCKET, Key=key, Body=body)
+
+
+def frame_keys(rt: Runtime, platform: str, shortcode: str) -> list[str]:
+    return rt.storage.list_keys(FRAMES_BUCKET, f"{platform}/{shortcode}/frames/")
+
+
+def manifest(rt: Runtime, platform: str, shortcode: str) -> dict[str, Any]:
+    return rt.storage.get_json(FRAMES_BUCKET, f"{platform}/{shortcode}/frames/manifest.json")
+
+
+def stage_state(rt: Runtime, platform: str, shortcode: str) -> Any:
+    states = [s for s in rt.status.stages(platform, shortcode) if s.stage == Stage.FRAME_EXTRACT]
+    return states[0] if states else None
+
+
+def count_calls(rt: Runtime, operation: str) -> list[str]:
+    """Record the key of every ``operation`` request the storage client sends."""
+    seen: list[str] = []
+
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        seen.append(params.get("Key", ""))
+
+    rt.storage.s3.meta.events.register(f"provide-client-params.s3.{operation}", hook)
+    return seen
+
+
+def test_s3_event_path_writes_frames_manifest_and_status(runtime, context, synth_clip):
+    # given a video uploaded in the layout and its ObjectCreated notification
+    clip, cuts = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    # when
+    response = lambda_handler(sqs_event(s3_body("instagram/Cx1/video.mp4")), context)
+    # then
+    assert response == {"batchItemFailures": []}
+    m = manifest(runtime, "instagram", "Cx1")
+    assert [s["start_frame"] for s in m["scenes"][1:]] == cuts
+    assert m["video"] | {} == {
+        "platform": "instagram",
+        "shortcode": "Cx1",
+        "fps": 25.0,
+        "frame_count": 300,
+        "duration_s": 12.0,
+        "width": 640,
+        "height": 360,
+    }
+    assert m["fallback"] is False
+    keys = frame_keys(runtime, "instagram", "Cx1")
+    assert sorted(keys) == sorted(
+        [f"instagram/Cx1/frames/{i}.jpg" for i in range(len(cuts) + 1)]
+        + ["instagram/Cx1/frames/manifest.json"]
+    )
+    jpeg = runtime.storage.get_bytes(FRAMES_BUCKET, "instagram/Cx1/frames/0.jpg")
+    assert jpeg[:3] == b"\xff\xd8\xff"
+    state = stage_state(runtime, "instagram", "Cx1")
+    assert state.status == StageStatus.SUCCEEDED
+    assert state.output_prefix == f"s3://{FRAMES_BUCKET}/instagram/Cx1/frames/"
+    assert state.metrics["frames"] == len(cuts) + 1
+    video = runtime.status.get_video("instagram", "Cx1")
+    assert (video.is_downloaded, video.is_extracted, video.frame_count) == (True, True, 5)
+
+
+def test_direct_message_path(runtime, context, synth_clip):
+    clip, cuts = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    response = lambda_handler(sqs_event(load_event("direct_job.json")), context)
+    assert response == {"batchItemFailures": []}
+    assert len(manifest(runtime, "instagram", "Cx1")["scenes"]) == len(cuts) + 1
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+
+
+def test_direct_message_options_choose_the_adaptive_detector(runtime, context, synth_clip):
+    clip, cuts = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    body = {
+        "shortcode": "Cx1",
+        "platform": "instagram",
+        "options": {"frame-extract": {"detector": "adaptive"}},
+    }
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    m = manifest(runtime, "instagram", "Cx1")
+    assert m["detector"] == {"name": "adaptive", "threshold": 3.0, "min_scene_len_frames": 15}
+    assert [s["start_frame"] for s in m["scenes"][1:]] == cuts
+
+
+def test_key_with_spaces_and_plus_is_decoded(runtime, context, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/my clip+final.mp4", clip)
+    # S3 encodes ' ' as '+' and '+' as '%2B' in notifications
+    response = lambda_handler(sqs_event(s3_body("instagram/Cx1/my+clip%2Bfinal.mp4")), context)
+    assert response == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+
+
+def test_bad_records_are_recorded_and_acknowledged_good_one_succeeds(runtime, context, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    event = {
+        "Records": [
+            sqs_record({"shortcode": "Cx1", "platform": "instagram"}, "good"),
+            sqs_record("{not json", "malformed"),
+            sqs_record({"shortcode": "../../etc", "platform": "instagram"}, "traversal"),
+        ]
+    }
+    response = lambda_handler(event, context)
+    assert response == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+    errors = runtime.status.errors()
+    assert sorted((e.error_class, e.retryable, e.platform) for e in errors) == [
+        ("InvalidIdentifierError", False, None),
+        ("InvalidMessageError", False, None),
+    ]
+    assert any("../../etc" in e.message for e in errors)
+    # nothing was written outside the validated layout
+    assert runtime.storage.list_keys(FRAMES_BUCKET, "") == frame_keys(runtime, "instagram", "Cx1")
+
+
+def _slow_down(count: list[int], fail_first: int | None):
+    def hook(request: Any, **_: Any) -> AWSResponse | None:
+        count[0] += 1
+        if fail_first is not None and count[0] > fail_first:
+            return None
+        body = b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+        return AWSResponse(request.url, 503, {}, MockRawResponse(body))
+
+    return hook
+
+
+def test_s3_throttling_that_persists_makes_the_record_transient(runtime, context, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    calls = [0]
+    runtime.storage.s3.meta.events.register_first(
+        "before-send.s3.GetObject", _slow_down(calls, None)
+    )
+    event = sqs_event({"shortcode": "Cx1", "platform": "instagram"})
+    response = lambda_handler(event, context)
+    assert failures(response) == {event["Records"][0]["messageId"]}
+    # botocore made 1 + S3_RETRIES(2) attempts, and the transfer was re-run once
+    assert calls[0] == 6
+    state = stage_state(runtime, "instagram", "Cx1")
+    assert state.status == StageStatus.PENDING
+    assert "SlowDown" in state.last_error
+    assert runtime.status.get_video("instagram", "Cx1") is None  # nothing marked extracted
+    assert frame_keys(runtime, "instagram", "Cx1") == []
+    [err] = runtime.status.errors("instagram", "Cx1")
+    assert (err.error_class, err.retryable) == ("StorageUnavailableError", True)
+
+
+def test_s3_throttling_that_passes_is_retried_to_success(runtime, context, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    calls = [0]
+    runtime.storage.s3.meta.events.register_first(
+        "before-send.s3.GetObject", _slow_down(calls, fail_first=5)
+    )
+    response = lambda_handler(sqs_event({"shortcode": "Cx1", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    assert calls[0] == 6
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+
+
+def test_too_little_time_left_defers_every_record_without_recording(runtime, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    event = sqs_event(
+        {"shortcode": "Cx1", "platform": "instagram"},
+        {"shortcode": "Cx2", "platform": "instagram"},
+        "{malformed",
+    )
+    short = LocalContext(timeout_s=30)  # MIN_REMAINING_MS is 60 000
+    response = lambda_handler(event, short)
+    assert failures(response) == {r["messageId"] for r in event["Records"]}
+    assert runtime.status.stages("instagram", "Cx1") == []
+    assert runtime.status.errors() == []
+
+
+class _FadingContext(LocalContext):
+    """A context whose clock jumps to almost out of time once ``fade`` is set."""
+
+    fade = False
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 5_000 if self.fade else 900_000
+
+
+def test_running_out_of_time_mid_job_releases_the_claim(runtime, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    ctx = _FadingContext(timeout_s=900)
+
+    def after_download(**_: Any) -> None:
+        ctx.fade = True
+
+    runtime.storage.s3.meta.events.register("after-call.s3.GetObject", after_download)
+    event = sqs_event({"shortcode": "Cx1", "platform": "instagram"})
+    response = lambda_handler(event, ctx)
+    assert failures(response) == {event["Records"][0]["messageId"]}
+    state = stage_state(runtime, "instagram", "Cx1")
+    assert (state.status, state.worker_id, state.last_error) == (StageStatus.PENDING, None, None)
+    assert runtime.status.errors() == []
+    # the redelivery, with time, succeeds
+    assert lambda_handler(event, LocalContext(timeout_s=900)) == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+
+
+def test_the_same_message_twice_writes_frames_once(runtime, context, synth_clip):
+    clip, cuts = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    puts = count_calls(runtime, "PutObject")
+    body = s3_body("instagram/Cx1/video.mp4")
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    jpegs = [k for k in puts if k.endswith(".jpg")]
+    assert sorted(jpegs) == sorted(f"instagram/Cx1/frames/{i}.jpg" for i in range(len(cuts) + 1))
+    assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+
+
+def test_concurrent_duplicates_in_one_batch_process_once(runtime, context, synth_clip):
+    # CONCURRENCY_LIMIT=2: both copies start together; the atomic claim lets one through and
+    # sends the other back to SQS, which then finds the stage succeeded.
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    body = {"shortcode": "Cx1", "platform": "instagram"}
+    event = sqs_event(body, body)
+    response = lambda_handler(event, context)
+    assert len(failures(response)) == 1
+    assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+
+
+def test_video_already_extracted_in_the_seed_columns_is_skipped(runtime, context, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    runtime.status.complete(
+        StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT),
+        "seed",
+        output_prefix="s3://legacy/",
+        metrics={},
+        frame_count=7,
+    )
+    puts = count_calls(runtime, "PutObject")
+    assert lambda_handler(sqs_event({"shortcode": "Cx1", "platform": "instagram"}), context) == {
+        "batchItemFailures": []
+    }
+    assert puts == []
+    assert runtime.status.get_video("instagram", "Cx1").frame_count == 7
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"this is not a video at all\n" * 100, "not a readable video"),
+        (b"", "empty"),
+    ],
+)
+def test_non_video_is_a_permanent_error_and_leaves_no_temp_files(
+    runtime, context, env_settings, data, expected
+):
+    put_video(runtime, "instagram/Bad1/video.mp4", data=data)
+    response = lambda_handler(sqs_event({"shortcode": "Bad1", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    state = stage_state(runtime, "instagram", "Bad1")
+    assert state.status == StageStatus.FAILED
+    assert "CorruptVideoError" in state.last_error and expected in state.last_error
+    assert list(Path(env_settings.tmp_dir).iterdir()) == []
+
+
+def test_truncated_video_is_a_permanent_error(runtime, context, env_settings, synth_clip):
+    clip, _ = synth_clip
+    data = clip.read_bytes()
+    put_video(runtime, "instagram/Trunc/video.mp4", data=data[: len(data) // 2])
+    response = lambda_handler(sqs_event({"shortcode": "Trunc", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    state = stage_state(runtime, "instagram", "Trunc")
+    assert state.status == StageStatus.FAILED
+    assert state.last_error.startswith("CorruptVideoError")
+    assert frame_keys(runtime, "instagram", "Trunc") == []
+    assert list(Path(env_settings.tmp_dir).iterdir()) == []
+
+
+def test_missing_video_is_permanent(runtime, context):
+    response = lambda_handler(sqs_event({"shortcode": "Gone", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    state = stage_state(runtime, "instagram", "Gone")
+    assert state.status == StageStatus.FAILED
+    assert state.last_error.startswith("VideoMissingError")
+
+
+def test_video_over_the_size_limit_is_permanent(runtime, context, monkeypatch, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Big/video.mp4", clip)
+    runtime.settings = runtime.settings.model_copy(update={"max_video_bytes": 1000})
+    response = lambda_handler(sqs_event({"shortcode": "Big", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Big").last_error.startswith("VideoTooLargeError")
+
+
+def test_registered_but_not_downloaded_is_recorded_and_acknowledged(runtime, context):
+    import sqlite3
+
+    con = sqlite3.connect(runtime.settings.sqlite_path)
+    con.execute(
+        "INSERT INTO videos (platform, shortcode, is_downloaded, updated_at)"
+        " VALUES ('instagram', 'Later', 0, '2026-01-01T00:00:00+00:00')"
+    )
+    con.commit()
+    con.close()
+    response = lambda_handler(sqs_event({"shortcode": "Later", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    assert "not downloaded" in stage_state(runtime, "instagram", "Later").last_error
+
+
+def test_s3_test_event_and_sns_envelope(runtime, context, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "tiktok/abc_123/video.mov", clip)
+    event = sqs_event(load_event("s3_test_event.json"), load_event("sns_envelope.json"))
+    assert lambda_handler(event, context) == {"batchItemFailures": []}
+    assert stage_state(runtime, "tiktok", "abc_123").status == StageStatus.SUCCEEDED
+    assert runtime.status.errors() == []
+
+
+def test_a_rerun_with_fewer_scenes_removes_stale_frames(runtime, context, synth_clip, tmp_path):
+    from shared.synth import make_clip
+
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    body = {"shortcode": "Cx1", "platform": "instagram"}
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    # the video is replaced by a two-shot clip and the stage reset by an operator
+    short = tmp_path / "short.mp4"
+    make_clip(short, (40, 40, 40))
+    put_video(runtime, "instagram/Cx1/video.mp4", short)
+    import sqlite3
+
+    con = sqlite3.connect(runtime.settings.sqlite_path)
+    con.execute("DELETE FROM video_stages")
+    con.execute("UPDATE videos SET is_extracted = 0")
+    con.commit()
+    con.close()
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    keys = frame_keys(runtime, "instagram", "Cx1")
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == ["0.jpg", "1.jpg", "2.jpg", "manifest.json"]
+    assert (
+        json.loads(runtime.storage.get_bytes(FRAMES_BUCKET, keys[-1]))["video"]["frame_count"]
+        == 120
+    )
