@@ -1,0 +1,141 @@
+"""The `vidpipe` command line: frames, invoke, local run, status, --help."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shared.cli import app
+from tests.conftest import EVENTS, FRAMES_BUCKET, VIDEOS_BUCKET, ground_truth, sample
+
+runner = CliRunner()
+VIDPIPE = [sys.executable, "-m", "shared.cli"]
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["frames"], ["invoke"], ["local", "run"], ["worker"], ["status"]]
+)
+def test_help_explains_each_command(args):
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_frames_writes_jpegs_and_manifest(tmp_path, synth_clip):
+    clip, cuts = synth_clip
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["frames", str(clip), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"cuts={cuts}" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["video"]["shortcode"] == "synthetic"
+    assert sorted(p.name for p in out.glob("*.jpg")) == [f"{i}.jpg" for i in range(len(cuts) + 1)]
+
+
+def test_frames_min_frames_and_detector_options(tmp_path, synth_clip):
+    clip, cuts = synth_clip
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["frames", str(clip), "-o", str(out), "--detector", "adaptive", "--min-frames", "8"]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["fallback"] is True and len(manifest["scenes"]) == 8
+    assert manifest["detector"]["name"] == "adaptive"
+
+
+def test_frames_on_a_non_video_exits_2_with_a_clear_error(tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("hello")
+    result = runner.invoke(app, ["frames", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "not a readable video" in result.output
+
+
+def test_frames_from_s3_uri(runtime, tmp_path, synth_clip):
+    clip, cuts = synth_clip
+    runtime.storage.s3.upload_file(str(clip), VIDEOS_BUCKET, "instagram/Cx9/video.mp4")
+    out = tmp_path / "o"
+    result = runner.invoke(
+        app, ["frames", f"s3://{VIDEOS_BUCKET}/instagram/Cx9/video.mp4", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["video"]["platform"], manifest["video"]["shortcode"]) == ("instagram", "Cx9")
+
+
+def test_invoke_runs_the_real_handler_on_an_event_file(runtime, synth_clip):
+    clip, cuts = synth_clip
+    runtime.storage.s3.upload_file(str(clip), VIDEOS_BUCKET, "instagram/Cx1/video.mp4")
+    result = runner.invoke(
+        app, ["invoke", "frame-extract", "--event", str(EVENTS / "direct_job.json")]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"batchItemFailures": []}
+    keys = runtime.storage.list_keys(FRAMES_BUCKET, "instagram/Cx1/frames/")
+    assert len(keys) == len(cuts) + 2
+    status = runner.invoke(app, ["status", "instagram", "Cx1"])
+    assert status.exit_code == 0
+    assert "succeeded" in status.output and "is_extracted=True" in status.output
+
+
+def test_invoke_with_too_short_a_timeout_defers_the_record(runtime):
+    result = runner.invoke(
+        app,
+        ["invoke", "frame-extract", "--event", str(EVENTS / "direct_job.json"), "--timeout-s", "5"],
+    )
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["batchItemFailures"]) == 1
+
+
+def _local_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [*VIDPIPE, "local", "run", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_local_run_without_a_video_generates_one(tmp_path):
+    proc = _local_run(tmp_path, "--out", "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "cuts=[50, 110, 150, 235]" in proc.stdout
+    assert "status=succeeded" in proc.stdout and "dlq=0" in proc.stdout
+    assert len(list((tmp_path / "out" / "frames").glob("*.jpg"))) == 5
+
+
+@pytest.mark.samples
+def test_local_run_on_the_documentary_sample(tmp_path):
+    video = sample("documentary_cuts.mp4")
+    proc = _local_run(
+        tmp_path, str(video), "--platform", "demo", "--shortcode", "doc1", "--out", "out"
+    )
+    assert proc.returncode == 0, proc.stderr
+    frames = tmp_path / "out" / "frames"
+    assert len(list(frames.glob("*.jpg"))) == 6
+    manifest = json.loads((frames / "manifest.json").read_text())
+    cuts = [s["start_frame"] for s in manifest["scenes"][1:]]
+    assert cuts == ground_truth()["documentary_cuts.mp4"]["hard_cuts"] == [70, 170, 301, 421, 484]
+    assert "status=succeeded" in proc.stdout
+
+
+def test_local_run_reports_a_failed_video(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 4096)
+    proc = _local_run(tmp_path, str(bad), "--shortcode", "bad", "--out", "out")
+    assert proc.returncode == 1
+    assert "status=failed" in proc.stdout
+    assert "CorruptVideoError" in proc.stdout
+    shutil.rmtree(tmp_path / "out", ignore_errors=True)

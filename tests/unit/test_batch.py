@@ -1,0 +1,81 @@
+"""The batch runner: concurrency, partial failures, and no BatchProcessingError on all-failed."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from shared.batch import ConcurrentBatchProcessor, Runtime, run_batch
+from shared.errors import TransientError
+from shared.lambda_context import LocalContext
+from shared.status import Stage
+from shared.status.sqlite import SqliteStatusStore
+from tests.conftest import failures, sqs_event
+
+
+@pytest.fixture
+def rt(plain_settings) -> Runtime:
+    return Runtime(
+        settings=plain_settings,
+        storage=None,  # type: ignore[arg-type]  # these jobs never touch S3
+        status=SqliteStatusStore(plain_settings.sqlite_path),
+    )
+
+
+def bodies(n: int) -> list[dict[str, str]]:
+    return [{"shortcode": f"v{i}", "platform": "p"} for i in range(n)]
+
+
+def test_records_run_concurrently_up_to_the_limit(rt):
+    from shared.batch import JobOutcome
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def job(video, ctx):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+        return JobOutcome(output_prefix="s3://x/")
+
+    started = time.perf_counter()
+    response = run_batch(
+        sqs_event(*bodies(4)), LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt
+    )
+    elapsed = time.perf_counter() - started
+    assert response == {"batchItemFailures": []}
+    assert peak[0] == rt.settings.concurrency_limit == 2
+    assert elapsed < 0.75  # 4 jobs of 0.2 s on 2 threads, not 0.8 s in a row
+
+
+def test_every_record_failing_returns_the_full_list_instead_of_raising(rt):
+    def job(video, ctx):
+        raise TransientError("S3 is down")
+
+    event = sqs_event(*bodies(3))
+    response = run_batch(event, LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt)
+    assert failures(response) == {r["messageId"] for r in event["Records"]}
+    assert len(rt.status.errors()) == 3
+
+
+def test_an_unexpected_exception_is_retried_not_acknowledged(rt):
+    def job(video, ctx):
+        raise KeyError("bug")
+
+    event = sqs_event(*bodies(1))
+    response = run_batch(event, LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt)
+    assert failures(response) == {event["Records"][0]["messageId"]}
+    [err] = rt.status.errors()
+    assert (err.error_class, err.retryable) == ("KeyError", True)
+
+
+def test_processor_keeps_record_order(rt):
+    proc = ConcurrentBatchProcessor(max_workers=3)
+    event = sqs_event(*bodies(6))
+    with proc(event["Records"], lambda record: record.body):
+        results = proc.process()
+    assert [r[1] for r in results] == [r["body"] for r in event["Records"]]
