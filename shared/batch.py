@@ -206,9 +206,10 @@ def run_batch(
     def record_handler(record: SQSRecord, lambda_context: Any = None) -> str:
         return _process_record(record, rt, stage, job, deadline, request_id)
 
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    return dict(response)
 
 
 def _report(

@@ -66,6 +66,10 @@ def _safe_shortcode(stem: str) -> str:
     return (re.sub(r"[^A-Za-z0-9_-]", "_", stem)[:128]) or "video"
 
 
+def _write(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
 def _split_s3_uri(uri: str) -> tuple[str, str]:
     m = re.fullmatch(r"s3://([^/]+)/(.+)", uri)
     if not m:
@@ -110,9 +114,8 @@ def frames(
 ) -> None:
     """Detect shots in VIDEO and write one key frame per scene plus manifest.json to --out."""
     from functions.frame_extract.extract import extract_keyframes
-    from functions.frame_extract.job import params_from
+    from functions.frame_extract.params import params_from
     from shared.messages import parse_video_key, validate_platform, validate_shortcode
-    from shared.storage import S3Storage
 
     settings = get_settings()
     options: dict[str, Any] = {
@@ -125,6 +128,7 @@ def frames(
         with ExitStack() as stack:
             if video.startswith("s3://"):
                 from shared import aws
+                from shared.storage import S3Storage
 
                 bucket, key = _split_s3_uri(video)
                 try:
@@ -149,7 +153,7 @@ def frames(
                 params,
                 platform=platform,
                 shortcode=code,
-                on_keyframe=lambda kf: (out_dir / kf.file).write_bytes(kf.jpeg),
+                on_keyframe=lambda kf: _write(out_dir / kf.file, kf.jpeg),
                 show_progress=progress and sys.stderr.isatty(),
             )
     except PipelineError as exc:

@@ -65,7 +65,7 @@ def make_clip(
         RuntimeError: OpenCV could not open an MP4 writer.
     """
     width, height = size
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}: OpenCV has no mp4v encoder here")
     cuts, frame_no = [], 0

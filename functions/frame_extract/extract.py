@@ -39,7 +39,13 @@ from scenedetect.detector import SceneDetector
 
 from shared.config import Detector
 from shared.errors import CorruptVideoError
-from shared.video import VideoInfo, encode_jpeg, open_video, video_info
+from shared.video import (
+    VideoInfo,
+    encode_jpeg,
+    open_video,
+    single_threaded_opencv,
+    video_info,
+)
 
 #: Below this share of the container's declared frames, a decode is treated as a truncated or
 #: corrupt file rather than a short video.
@@ -335,6 +341,7 @@ def extract_keyframes(
         OutOfTimeError: from ``check_deadline``.
     """
     started = time.perf_counter()
+    single_threaded_opencv()
     # Open once to validate and read facts, with clear errors; the tapped stream reopens it.
     probe = open_video(video_path)
     info: VideoInfo = video_info(probe)

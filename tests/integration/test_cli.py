@@ -40,7 +40,7 @@ def test_frames_writes_jpegs_and_manifest(tmp_path, synth_clip):
 
 
 def test_frames_min_frames_and_detector_options(tmp_path, synth_clip):
-    clip, cuts = synth_clip
+    clip, _cuts = synth_clip
     out = tmp_path / "out"
     result = runner.invoke(
         app, ["frames", str(clip), "-o", str(out), "--detector", "adaptive", "--min-frames", "8"]
@@ -60,7 +60,7 @@ def test_frames_on_a_non_video_exits_2_with_a_clear_error(tmp_path):
 
 
 def test_frames_from_s3_uri(runtime, tmp_path, synth_clip):
-    clip, cuts = synth_clip
+    clip, _cuts = synth_clip
     runtime.storage.s3.upload_file(str(clip), VIDEOS_BUCKET, "instagram/Cx9/video.mp4")
     out = tmp_path / "o"
     result = runner.invoke(

@@ -1,4 +1,4 @@
-"""The SQS poller against moto SQS: deletes successes, leaves failures, DLQ after maxReceiveCount."""
+"""The SQS poller on moto: deletes successes, leaves failures, DLQ after maxReceiveCount."""
 
 from __future__ import annotations
 

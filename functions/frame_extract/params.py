@@ -1,0 +1,49 @@
+"""Frame-extract parameters from settings and a message's ``options["frame-extract"]``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from functions.frame_extract.extract import ExtractParams
+from shared.config import Detector, Settings
+from shared.errors import InvalidMessageError
+
+
+class FrameExtractOptions(BaseModel):
+    """Per-message options under ``options["frame-extract"]`` in a direct job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: Detector | None = None
+    threshold: float | None = Field(None, gt=0, le=255)
+    min_frames: int | None = Field(None, ge=1, le=1000)
+    min_scene_len_frames: int | None = Field(None, ge=1)
+
+
+def params_from(settings: Settings, options: dict[str, Any] | None = None) -> ExtractParams:
+    """Extraction parameters from settings, overridden by a message's options.
+
+    The threshold defaults to ``SCENE_THRESHOLD`` for the content detector and
+    ``ADAPTIVE_THRESHOLD`` for the adaptive one.
+
+    Raises:
+        InvalidMessageError: unknown or invalid option.
+    """
+    try:
+        opts = FrameExtractOptions.model_validate(options or {})
+    except ValidationError as exc:
+        raise InvalidMessageError(f"invalid frame-extract options: {exc}") from exc
+    detector = opts.detector or settings.scene_detector
+    default_threshold = (
+        settings.adaptive_threshold if detector == Detector.ADAPTIVE else settings.scene_threshold
+    )
+    return ExtractParams(
+        detector=detector,
+        threshold=opts.threshold if opts.threshold is not None else default_threshold,
+        min_scene_len_frames=opts.min_scene_len_frames or settings.min_scene_len_frames,
+        min_frames=opts.min_frames or settings.min_frames,
+        jpeg_quality=settings.jpeg_quality,
+        buffer_bytes=settings.keyframe_buffer_mb * 1024 * 1024,
+    )
