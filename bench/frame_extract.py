@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -137,10 +136,28 @@ def measure(cmd: list[str]) -> tuple[float, float]:
 def tools(video: Path, out: Path) -> dict[str, list[str]]:
     scenedetect = shutil.which("scenedetect") or str(Path(sys.executable).with_name("scenedetect"))
     return {
-        "vidpipe": [sys.executable, "-m", "shared.cli", "frames", str(video), "--out",
-                    str(out / "vidpipe"), "--no-progress"],
-        "scenedetect": [scenedetect, "-q", "-i", str(video), "-o", str(out / "scenedetect"),
-                        "detect-content", "save-images", "--num-images", "1"],
+        "vidpipe": [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "frames",
+            str(video),
+            "--out",
+            str(out / "vidpipe"),
+            "--no-progress",
+        ],
+        "scenedetect": [
+            scenedetect,
+            "-q",
+            "-i",
+            str(video),
+            "-o",
+            str(out / "scenedetect"),
+            "detect-content",
+            "save-images",
+            "--num-images",
+            "1",
+        ],
         "decode": [sys.executable, "-c", DECODE_ONLY, str(video)],
     }
 
@@ -170,8 +187,10 @@ def main() -> None:
                 walls.append(wall)
                 peaks.append(peak)
             results[name] = (statistics.median(walls), max(peaks))
-            print(f"{video.name:28s} {name:12s} {results[name][0]:7.2f} s "
-                  f"{results[name][1]:7.0f} MB", file=sys.stderr)
+            print(
+                f"{video.name:28s} {name:12s} {results[name][0]:7.2f} s {results[name][1]:7.0f} MB",
+                file=sys.stderr,
+            )
         ours, ref, dec = results["vidpipe"], results["scenedetect"], results["decode"]
         rows.append(
             f"| {video.name} | {ours[0]:.2f} | {ref[0]:.2f} | {dec[0]:.2f} | "

@@ -42,14 +42,11 @@ def test_records_run_concurrently_up_to_the_limit(rt):
             running[0] -= 1
         return JobOutcome(output_prefix="s3://x/")
 
-    started = time.perf_counter()
     response = run_batch(
         sqs_event(*bodies(4)), LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt
     )
-    elapsed = time.perf_counter() - started
     assert response == {"batchItemFailures": []}
     assert peak[0] == rt.settings.concurrency_limit == 2
-    assert elapsed < 0.75  # 4 jobs of 0.2 s on 2 threads, not 0.8 s in a row
 
 
 def test_every_record_failing_returns_the_full_list_instead_of_raising(rt):

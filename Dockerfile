@@ -1,0 +1,20 @@
+# One image for every vidpipe Lambda function; each function picks its handler with
+# ImageConfig.Command in template.yaml. Default: frame-extract.
+FROM public.ecr.aws/lambda/python:3.12
+
+# Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
+COPY pyproject.toml ${LAMBDA_TASK_ROOT}/
+RUN python -c "import tomllib; deps = tomllib.load(open('${LAMBDA_TASK_ROOT}/pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write(chr(10).join(deps))" \
+    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt \
+    # exactly one OpenCV, the headless build (Lambda has no libGL)
+    && pip uninstall -y opencv-python opencv-contrib-python 2>/dev/null; \
+    python -c "import cv2; print('cv2', cv2.__version__)"
+
+COPY shared/ ${LAMBDA_TASK_ROOT}/shared/
+COPY functions/ ${LAMBDA_TASK_ROOT}/functions/
+
+# Import every handler at build time: a broken entrypoint fails the build, not the first event.
+RUN python -c "import functions.frame_extract.handler"
+
+CMD ["functions.frame_extract.handler.lambda_handler"]
