@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
@@ -29,6 +29,7 @@ class StatusBackend(StrEnum):
 
     SQLITE = "sqlite"
     SUPABASE = "supabase"
+    POSTGRES = "postgres"
 
 
 class Settings(BaseSettings):
@@ -70,6 +71,10 @@ class Settings(BaseSettings):
     status_backend: StatusBackend = StatusBackend.SQLITE
     sqlite_path: Path = Path("/tmp/vidpipe-status.sqlite3")
     lease_margin_s: int = Field(60, ge=0)
+    supabase_url: str | None = None
+    supabase_key: SecretStr | None = None
+    supabase_timeout_s: float = Field(10.0, gt=0, le=120)
+    database_url: SecretStr | None = None
 
     # --- observability -----------------------------------------------------------------------
     debug: bool = False
@@ -78,6 +83,12 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.abort_remaining_ms > self.min_remaining_ms:
             raise ValueError("ABORT_REMAINING_MS must not exceed MIN_REMAINING_MS")
+        if self.status_backend == StatusBackend.SUPABASE and not (
+            self.supabase_url and self.supabase_key
+        ):
+            raise ValueError("STATUS_BACKEND=supabase needs SUPABASE_URL and SUPABASE_KEY")
+        if self.status_backend == StatusBackend.POSTGRES and not self.database_url:
+            raise ValueError("STATUS_BACKEND=postgres needs DATABASE_URL")
         return self
 
 

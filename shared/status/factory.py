@@ -18,6 +18,20 @@ def make_status_store(settings: Settings) -> StatusStore:
         from shared.status.sqlite import SqliteStatusStore
 
         return SqliteStatusStore(settings.sqlite_path)
-    raise ConfigurationError(
-        f"STATUS_BACKEND={settings.status_backend} is not available yet; use 'sqlite'"
-    )
+    if settings.status_backend == StatusBackend.SUPABASE:
+        from shared.status.supabase import SupabaseStatusStore
+
+        if not settings.supabase_url or settings.supabase_key is None:
+            raise ConfigurationError("STATUS_BACKEND=supabase needs SUPABASE_URL and SUPABASE_KEY")
+        return SupabaseStatusStore.connect(
+            settings.supabase_url,
+            settings.supabase_key.get_secret_value(),
+            timeout_s=settings.supabase_timeout_s,
+        )
+    if settings.status_backend == StatusBackend.POSTGRES:
+        from shared.status.postgres import PostgresStatusStore
+
+        if settings.database_url is None:
+            raise ConfigurationError("STATUS_BACKEND=postgres needs DATABASE_URL")
+        return PostgresStatusStore(settings.database_url.get_secret_value())
+    raise ConfigurationError(f"unknown STATUS_BACKEND={settings.status_backend}")

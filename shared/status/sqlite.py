@@ -26,6 +26,7 @@ from shared.status import (
     StageState,
     StageStatus,
     VideoRow,
+    rows,
 )
 
 SCHEMA = """
@@ -69,10 +70,6 @@ CREATE TABLE IF NOT EXISTS extraction_errors (
 );
 CREATE INDEX IF NOT EXISTS extraction_errors_video ON extraction_errors (platform, shortcode);
 """
-
-
-def _ts(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 class SqliteStatusStore:
@@ -133,15 +130,7 @@ class SqliteStatusStore:
             row = con.execute(
                 "SELECT * FROM videos WHERE platform = ? AND shortcode = ?", (platform, shortcode)
             ).fetchone()
-        if row is None:
-            return None
-        return VideoRow(
-            platform=row["platform"],
-            shortcode=row["shortcode"],
-            is_downloaded=bool(row["is_downloaded"]),
-            is_extracted=bool(row["is_extracted"]),
-            frame_count=row["frame_count"],
-        )
+        return None if row is None else rows.video(row)
 
     def mark_downloaded(self, platform: str, shortcode: str) -> None:
         now = self._now().isoformat()
@@ -166,7 +155,7 @@ class SqliteStatusStore:
             if row is not None:
                 if row["status"] == StageStatus.SUCCEEDED:
                     return Claim(ClaimOutcome.ALREADY_SUCCEEDED, row["attempts"])
-                lease = _ts(row["lease_expires_at"])
+                lease = rows.timestamp(row["lease_expires_at"])
                 if (
                     row["status"] == StageStatus.PROCESSING
                     and lease is not None
@@ -303,27 +292,11 @@ class SqliteStatusStore:
     # ---- reads -------------------------------------------------------------------------------
     def stages(self, platform: str, shortcode: str) -> list[StageState]:
         with self._tx() as con:
-            rows = con.execute(
+            result = con.execute(
                 "SELECT * FROM video_stages WHERE platform = ? AND shortcode = ? ORDER BY stage",
                 (platform, shortcode),
             ).fetchall()
-        return [
-            StageState(
-                platform=r["platform"],
-                shortcode=r["shortcode"],
-                stage=Stage(r["stage"]),
-                status=StageStatus(r["status"]),
-                attempts=r["attempts"],
-                worker_id=r["worker_id"],
-                lease_expires_at=_ts(r["lease_expires_at"]),
-                started_at=_ts(r["started_at"]),
-                finished_at=_ts(r["finished_at"]),
-                output_prefix=r["output_prefix"],
-                metrics=json.loads(r["metrics"] or "{}"),
-                last_error=r["last_error"],
-            )
-            for r in rows
-        ]
+        return [rows.stage(r) for r in result]
 
     def errors(self, platform: str | None = None, shortcode: str | None = None) -> list[ErrorRow]:
         sql = "SELECT * FROM extraction_errors"
@@ -332,18 +305,5 @@ class SqliteStatusStore:
             sql += " WHERE platform = ? AND shortcode = ?"
             args = (platform, shortcode)
         with self._tx() as con:
-            rows = con.execute(sql + " ORDER BY id", args).fetchall()
-        return [
-            ErrorRow(
-                stage=r["stage"],
-                error_class=r["error_class"],
-                message=r["message"],
-                retryable=bool(r["retryable"]),
-                platform=r["platform"],
-                shortcode=r["shortcode"],
-                attempt=r["attempt"],
-                request_id=r["request_id"],
-                created_at=datetime.fromisoformat(r["created_at"]),
-            )
-            for r in rows
-        ]
+            result = con.execute(sql + " ORDER BY id", args).fetchall()
+        return [rows.error(r) for r in result]

@@ -1,0 +1,190 @@
+"""PostgreSQL status store: the migration's SQL functions called directly with psycopg.
+
+For deployments on a plain PostgreSQL (RDS, Cloud SQL, self-hosted) instead of Supabase
+(``STATUS_BACKEND=postgres``, ``DATABASE_URL``). It runs exactly the functions the Supabase
+adapter reaches through PostgREST, so the two cannot differ in semantics.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from shared.errors import ConfigurationError, StatusStoreUnavailableError
+from shared.status import (
+    Claim,
+    ClaimOutcome,
+    ErrorReport,
+    ErrorRow,
+    StageKey,
+    StageState,
+    VideoRow,
+    rows,
+)
+
+# SQLSTATE classes that mean "try again later": connection exceptions, insufficient resources,
+# operator intervention (shutdown, cancel), transaction rollback (serialisation, deadlock).
+TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+
+
+def _translate(exc: Exception, what: str) -> Exception:
+    import psycopg
+
+    if isinstance(exc, psycopg.OperationalError):
+        return StatusStoreUnavailableError(f"PostgreSQL {what}: {exc}")
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    if sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES:
+        return StatusStoreUnavailableError(f"PostgreSQL {what}: {exc}")
+    if isinstance(exc, psycopg.Error):
+        return ConfigurationError(
+            f"PostgreSQL {what}: {exc} (are infra/supabase/migrations applied?)"
+        )
+    return exc
+
+
+class PostgresStatusStore:
+    """Status store on a PostgreSQL connection (one connection, serialised by a lock).
+
+    Args:
+        conninfo: libpq connection string or URL (``DATABASE_URL``).
+        connect_timeout_s: seconds to wait for a connection.
+
+    Raises:
+        StatusStoreUnavailableError: the server cannot be reached (on first use).
+    """
+
+    def __init__(self, conninfo: str, connect_timeout_s: float = 10.0) -> None:
+        self.conninfo = conninfo
+        self.connect_timeout_s = connect_timeout_s
+        self._lock = threading.Lock()
+        self._con: Any = None
+
+    def _query(self, what: str, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with self._lock:
+            try:
+                if self._con is None or self._con.closed:
+                    self._con = psycopg.connect(
+                        self.conninfo,
+                        autocommit=True,
+                        row_factory=dict_row,
+                        connect_timeout=int(self.connect_timeout_s),
+                    )
+                cur = self._con.execute(sql, args)
+                return list(cur.fetchall()) if cur.description else []
+            except psycopg.Error as exc:
+                if isinstance(exc, psycopg.OperationalError) and self._con is not None:
+                    self._con.close()
+                raise _translate(exc, what) from exc
+
+    def _call(self, fn: str, sql_args: str, args: tuple[Any, ...]) -> Any:
+        [row] = self._query(fn, f"select public.{fn}({sql_args}) as r", args)
+        return row["r"]
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+
+    def get_video(self, platform: str, shortcode: str) -> VideoRow | None:
+        found = self._query(
+            "get_video",
+            "select * from public.videos where platform = %s and shortcode = %s",
+            (platform, shortcode),
+        )
+        return rows.video(found[0]) if found else None
+
+    def mark_downloaded(self, platform: str, shortcode: str) -> None:
+        self._call("vidpipe_mark_downloaded", "%s, %s", (platform, shortcode))
+
+    def claim(self, key: StageKey, worker_id: str, lease_s: float) -> Claim:
+        r = self._call(
+            "vidpipe_claim_stage",
+            "%s, %s, %s, %s, %s::float8",
+            (key.platform, key.shortcode, str(key.stage), worker_id, float(lease_s)),
+        )
+        return Claim(ClaimOutcome(r["outcome"]), int(r["attempts"]))
+
+    def complete(
+        self,
+        key: StageKey,
+        worker_id: str,
+        *,
+        output_prefix: str,
+        metrics: dict[str, Any],
+        frame_count: int | None = None,
+    ) -> None:
+        from psycopg.types.json import Jsonb
+
+        self._call(
+            "vidpipe_complete_stage",
+            "%s, %s, %s, %s, %s, %s, %s::integer",
+            (
+                key.platform,
+                key.shortcode,
+                str(key.stage),
+                worker_id,
+                output_prefix,
+                Jsonb(metrics),
+                frame_count,
+            ),
+        )
+
+    def fail(self, key: StageKey, worker_id: str, report: ErrorReport) -> None:
+        self._call(
+            "vidpipe_fail_stage",
+            "%s, %s, %s, %s, %s, %s, %s, %s::integer, %s",
+            (
+                key.platform,
+                key.shortcode,
+                str(key.stage),
+                worker_id,
+                report.error_class,
+                report.message,
+                report.retryable,
+                report.attempt,
+                report.request_id,
+            ),
+        )
+
+    def release(self, key: StageKey, worker_id: str) -> None:
+        self._call(
+            "vidpipe_release_stage",
+            "%s, %s, %s, %s",
+            (key.platform, key.shortcode, str(key.stage), worker_id),
+        )
+
+    def record_error(self, report: ErrorReport) -> None:
+        self._call(
+            "vidpipe_record_error",
+            "%s, %s, %s, %s, %s, %s, %s::integer, %s",
+            (
+                str(report.stage),
+                report.error_class,
+                report.message,
+                report.retryable,
+                report.platform,
+                report.shortcode,
+                report.attempt,
+                report.request_id,
+            ),
+        )
+
+    def stages(self, platform: str, shortcode: str) -> list[StageState]:
+        found = self._query(
+            "stages",
+            "select * from public.video_stages where platform = %s and shortcode = %s"
+            " order by stage",
+            (platform, shortcode),
+        )
+        return [rows.stage(r) for r in found]
+
+    def errors(self, platform: str | None = None, shortcode: str | None = None) -> list[ErrorRow]:
+        sql = "select * from public.extraction_errors"
+        args: tuple[Any, ...] = ()
+        if platform is not None and shortcode is not None:
+            sql, args = sql + " where platform = %s and shortcode = %s", (platform, shortcode)
+        return [rows.error(r) for r in self._query("errors", sql + " order by id", args)]

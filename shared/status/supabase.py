@@ -1,0 +1,202 @@
+"""Supabase status store: the migration's SQL functions through PostgREST with supabase-py.
+
+Configured by ``SUPABASE_URL`` and ``SUPABASE_KEY`` (the **service-role** key: the tables have
+row-level security with no policy for ``anon``, so only the service role can read or write).
+Writes are ``supabase.rpc("vidpipe_...")`` calls (atomic SQL functions, never check-then-act);
+reads are plain table selects.
+
+Errors: network failures, time-outs, 5xx and PostgREST's connection errors (``PGRST0xx``) are
+transient (:class:`~shared.errors.StatusStoreUnavailableError`, SQS retries the record). A 4xx
+from a schema mismatch (function or table not found, ``PGRST2xx``/``42xxx``) or a bad key
+(``PGRST3xx``, 401/403) is a :class:`~shared.errors.ConfigurationError` that says what to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from shared.errors import ConfigurationError, StatusStoreUnavailableError
+from shared.status import (
+    Claim,
+    ClaimOutcome,
+    ErrorReport,
+    ErrorRow,
+    StageKey,
+    StageState,
+    VideoRow,
+    rows,
+)
+from shared.status.postgres import TRANSIENT_SQLSTATE_CLASSES
+
+
+def translate_api_error(code: str | None, message: str | None, what: str) -> Exception:
+    """Map a PostgREST error (code and message) to the pipeline's error tree."""
+    code = code or ""
+    text = f"Supabase {what}: {code} {message or ''}".strip()
+    if code.isdigit() and len(code) == 3:  # a bare HTTP status (gateway or proxy error page)
+        status = int(code)
+        if status >= 500 or status == 429:
+            return StatusStoreUnavailableError(text)
+        if status in (401, 403):
+            return ConfigurationError(f"{text}: check SUPABASE_KEY (the service-role key)")
+        return ConfigurationError(text)
+    if code.startswith("PGRST0") or code[:2] in TRANSIENT_SQLSTATE_CLASSES:
+        return StatusStoreUnavailableError(text)
+    if code.startswith("PGRST3") or code == "42501":
+        return ConfigurationError(f"{text}: check SUPABASE_KEY (the service-role key)")
+    return ConfigurationError(
+        f"{text}: apply infra/supabase/migrations to the project (supabase db push)"
+    )
+
+
+class SupabaseStatusStore:
+    """Status store on a Supabase project.
+
+    Args:
+        client: a ``supabase.Client`` made with the service-role key.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        key: str,
+        *,
+        timeout_s: float = 10.0,
+        http_client: httpx.Client | None = None,
+    ) -> SupabaseStatusStore:
+        """Create the supabase-py client.
+
+        Args:
+            url: ``SUPABASE_URL``.
+            key: ``SUPABASE_KEY`` (service role).
+            timeout_s: PostgREST request time-out in seconds (``SUPABASE_TIMEOUT_S``).
+            http_client: an ``httpx.Client`` to send requests with (tests pass one whose
+                transport answers in-process).
+
+        Raises:
+            ConfigurationError: supabase-py refuses the URL or key.
+        """
+        from supabase import create_client
+        from supabase.lib.client_options import SyncClientOptions
+
+        options = SyncClientOptions(
+            postgrest_client_timeout=timeout_s,
+            auto_refresh_token=False,
+            persist_session=False,
+            httpx_client=http_client,
+        )
+        try:
+            return cls(create_client(url, key, options=options))
+        except Exception as exc:  # supabase-py raises its own SupabaseException
+            raise ConfigurationError(f"Supabase client: {exc}") from exc
+
+    def _execute(self, what: str, builder: Any) -> Any:
+        from postgrest.exceptions import APIError
+
+        try:
+            return builder.execute().data
+        except APIError as exc:
+            raise translate_api_error(exc.code, exc.message, what) from exc
+        except httpx.HTTPError as exc:
+            raise StatusStoreUnavailableError(
+                f"Supabase {what}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _rpc(self, fn: str, params: dict[str, Any]) -> Any:
+        return self._execute(fn, self.client.rpc(fn, params))
+
+    def _select(self, table: str, **eq: str) -> list[dict[str, Any]]:
+        query = self.client.table(table).select("*")
+        for column, value in eq.items():
+            query = query.eq(column, value)
+        return list(self._execute(f"select {table}", query) or [])
+
+    def get_video(self, platform: str, shortcode: str) -> VideoRow | None:
+        found = self._select("videos", platform=platform, shortcode=shortcode)
+        return rows.video(found[0]) if found else None
+
+    def mark_downloaded(self, platform: str, shortcode: str) -> None:
+        self._rpc("vidpipe_mark_downloaded", {"p_platform": platform, "p_shortcode": shortcode})
+
+    def _key(self, key: StageKey, worker_id: str) -> dict[str, Any]:
+        return {
+            "p_platform": key.platform,
+            "p_shortcode": key.shortcode,
+            "p_stage": str(key.stage),
+            "p_worker_id": worker_id,
+        }
+
+    def claim(self, key: StageKey, worker_id: str, lease_s: float) -> Claim:
+        r = self._rpc(
+            "vidpipe_claim_stage", {**self._key(key, worker_id), "p_lease_seconds": float(lease_s)}
+        )
+        return Claim(ClaimOutcome(r["outcome"]), int(r["attempts"]))
+
+    def complete(
+        self,
+        key: StageKey,
+        worker_id: str,
+        *,
+        output_prefix: str,
+        metrics: dict[str, Any],
+        frame_count: int | None = None,
+    ) -> None:
+        self._rpc(
+            "vidpipe_complete_stage",
+            {
+                **self._key(key, worker_id),
+                "p_output_prefix": output_prefix,
+                "p_metrics": metrics,
+                "p_frame_count": frame_count,
+            },
+        )
+
+    def fail(self, key: StageKey, worker_id: str, report: ErrorReport) -> None:
+        self._rpc(
+            "vidpipe_fail_stage",
+            {
+                **self._key(key, worker_id),
+                "p_error_class": report.error_class,
+                "p_message": report.message,
+                "p_retryable": report.retryable,
+                "p_attempt": report.attempt,
+                "p_request_id": report.request_id,
+            },
+        )
+
+    def release(self, key: StageKey, worker_id: str) -> None:
+        self._rpc("vidpipe_release_stage", self._key(key, worker_id))
+
+    def record_error(self, report: ErrorReport) -> None:
+        self._rpc(
+            "vidpipe_record_error",
+            {
+                "p_stage": str(report.stage),
+                "p_error_class": report.error_class,
+                "p_message": report.message,
+                "p_retryable": report.retryable,
+                "p_platform": report.platform,
+                "p_shortcode": report.shortcode,
+                "p_attempt": report.attempt,
+                "p_request_id": report.request_id,
+            },
+        )
+
+    def stages(self, platform: str, shortcode: str) -> list[StageState]:
+        found = self._select("video_stages", platform=platform, shortcode=shortcode)
+        return sorted((rows.stage(r) for r in found), key=lambda s: str(s.stage))
+
+    def errors(self, platform: str | None = None, shortcode: str | None = None) -> list[ErrorRow]:
+        eq = (
+            {}
+            if platform is None or shortcode is None
+            else {"platform": platform, "shortcode": shortcode}
+        )
+        found = self._select("extraction_errors", **eq)
+        return [rows.error(r) for r in sorted(found, key=lambda r: r["id"])]
