@@ -149,3 +149,44 @@ def context() -> LocalContext:
 def plain_settings(tmp_path: Path) -> Settings:
     """Settings for unit tests (no environment needed)."""
     return load_settings(sqlite_path=tmp_path / "s.sqlite3", tmp_dir=tmp_path)
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the session (skips when no server binaries)."""
+    from tests.pg import PgServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip(
+            "no PostgreSQL server binaries (initdb, pg_ctl); install postgresql or set PG_BIN"
+        )
+    server = PgServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_db(pg_server: Any) -> Iterator[str]:
+    """A fresh database with Supabase's roles and the migrations applied; its conninfo."""
+    with pg_server.database() as conninfo:
+        yield conninfo
+
+
+@pytest.fixture
+def fake_supabase(pg_db: str) -> Iterator[Any]:
+    """PostgREST's behaviour over the real database, for supabase-py's HTTP requests."""
+    from tests.fake_postgrest import FakePostgrest
+
+    fake = FakePostgrest(pg_db)
+    yield fake
+    fake.close()
+
+
+def supabase_store(fake: Any, key: str | None = None) -> Any:
+    """A SupabaseStatusStore on the real supabase-py client, answered by ``fake``."""
+    from shared.status.supabase import SupabaseStatusStore
+    from tests.fake_postgrest import SERVICE_KEY, URL
+
+    return SupabaseStatusStore.connect(URL, key or SERVICE_KEY, http_client=fake.client())

@@ -1,0 +1,217 @@
+"""One contract suite for every status-store adapter, so they cannot drift.
+
+Adapters: SQLite (embedded default); PostgreSQL (the migration's functions through psycopg); and
+Supabase (the real supabase-py client, its HTTP answered by PostgREST's behaviour over the same
+real PostgreSQL). The PostgreSQL-backed ones skip when no server binaries exist.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared.status import ClaimOutcome, ErrorReport, Stage, StageKey, StageStatus, StatusStore
+from shared.status.sqlite import SqliteStatusStore
+from tests.conftest import supabase_store
+
+KEY = StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT)
+ADAPTERS = ["sqlite", "postgres", "supabase"]
+
+
+@pytest.fixture(params=ADAPTERS)
+def make_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Any]:
+    """A factory: each call is a new store instance (a new connection) on one database."""
+    made: list[Any] = []
+    if request.param == "sqlite":
+        path = tmp_path / "status.sqlite3"
+
+        def factory() -> StatusStore:
+            return SqliteStatusStore(path)
+    elif request.param == "postgres":
+        from shared.status.postgres import PostgresStatusStore
+
+        conninfo = request.getfixturevalue("pg_db")
+
+        def factory() -> StatusStore:
+            store = PostgresStatusStore(conninfo)
+            made.append(store)
+            return store
+    else:
+        fake = request.getfixturevalue("fake_supabase")
+
+        def factory() -> StatusStore:
+            return supabase_store(fake)
+
+    yield factory
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store) -> StatusStore:
+    return make_store()
+
+
+def report(retryable: bool, message: str = "boom") -> ErrorReport:
+    return ErrorReport(
+        Stage.FRAME_EXTRACT, "XError", message, retryable, "instagram", "Cx1", 1, "req-1"
+    )
+
+
+def test_it_implements_the_port(store):
+    assert isinstance(store, StatusStore)
+
+
+def test_first_claim_wins_others_see_it_held(store):
+    first = store.claim(KEY, "w1", 60)
+    assert (first.outcome, first.attempts) == (ClaimOutcome.CLAIMED, 1)
+    assert store.claim(KEY, "w2", 60).outcome == ClaimOutcome.HELD
+    # the holder itself may claim again (a redelivery to the same worker id)
+    assert store.claim(KEY, "w1", 60).outcome == ClaimOutcome.CLAIMED
+    st = store.stages("instagram", "Cx1")[0]
+    assert (st.status, st.worker_id, st.attempts) == (StageStatus.PROCESSING, "w1", 2)
+    assert st.lease_expires_at is not None and st.started_at is not None
+
+
+def test_an_expired_lease_is_taken_over(store):
+    store.claim(KEY, "w1", 0.2)
+    time.sleep(0.4)
+    claim = store.claim(KEY, "w2", 60)
+    assert (claim.outcome, claim.attempts) == (ClaimOutcome.CLAIMED, 2)
+    assert store.stages("instagram", "Cx1")[0].worker_id == "w2"
+
+
+def test_concurrent_claims_from_separate_connections_have_one_winner(make_store):
+    stores = [make_store() for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+    outcomes: list[ClaimOutcome] = []
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        outcomes.append(stores[i].claim(KEY, f"w{i}", 60).outcome)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == sorted([ClaimOutcome.CLAIMED] + [ClaimOutcome.HELD] * 7)
+
+
+def test_complete_sets_the_stage_and_the_seed_columns(store):
+    store.claim(KEY, "w1", 60)
+    store.complete(
+        KEY,
+        "w1",
+        output_prefix="s3://b/instagram/Cx1/frames/",
+        metrics={"frames": 6, "fallback": False},
+        frame_count=6,
+    )
+    st = store.stages("instagram", "Cx1")[0]
+    assert (st.status, st.output_prefix, st.metrics, st.lease_expires_at, st.last_error) == (
+        StageStatus.SUCCEEDED,
+        "s3://b/instagram/Cx1/frames/",
+        {"frames": 6, "fallback": False},
+        None,
+        None,
+    )
+    assert st.finished_at is not None
+    v = store.get_video("instagram", "Cx1")
+    assert (v.is_downloaded, v.is_extracted, v.frame_count) == (True, True, 6)
+    assert store.claim(KEY, "w2", 60).outcome == ClaimOutcome.ALREADY_SUCCEEDED
+
+
+def test_completing_another_stage_leaves_the_seed_columns(store):
+    key = StageKey("instagram", "Cx1", Stage.LANDMARKS)
+    store.claim(key, "w1", 60)
+    store.complete(key, "w1", output_prefix="s3://b/x/", metrics={})
+    assert store.get_video("instagram", "Cx1") is None
+
+
+def test_permanent_failure(store):
+    store.claim(KEY, "w1", 60)
+    store.fail(KEY, "w1", report(retryable=False))
+    st = store.stages("instagram", "Cx1")[0]
+    assert (st.status, st.last_error, st.lease_expires_at) == (
+        StageStatus.FAILED,
+        "XError: boom",
+        None,
+    )
+    [err] = store.errors("instagram", "Cx1")
+    assert (
+        err.stage,
+        err.error_class,
+        err.message,
+        err.retryable,
+        err.attempt,
+        err.request_id,
+    ) == ("frame-extract", "XError", "boom", False, 1, "req-1")
+    # a failed stage can be claimed again (a fixed video re-uploaded)
+    assert store.claim(KEY, "w2", 60).outcome == ClaimOutcome.CLAIMED
+
+
+def test_retryable_failure_goes_back_to_pending(store):
+    store.claim(KEY, "w1", 60)
+    store.fail(KEY, "w1", report(retryable=True))
+    assert store.stages("instagram", "Cx1")[0].status == StageStatus.PENDING
+    assert store.errors("instagram", "Cx1")[0].retryable is True
+    assert store.claim(KEY, "w2", 60).outcome == ClaimOutcome.CLAIMED
+
+
+def test_a_late_failure_never_downgrades_success(store):
+    store.claim(KEY, "w1", 60)
+    store.complete(KEY, "w1", output_prefix="s3://b/p/", metrics={}, frame_count=2)
+    store.fail(KEY, "w2", report(retryable=True, message="late"))
+    assert store.stages("instagram", "Cx1")[0].status == StageStatus.SUCCEEDED
+    assert [e.message for e in store.errors("instagram", "Cx1")] == ["late"]
+
+
+def test_release_is_only_for_the_holder_and_records_nothing(store):
+    store.claim(KEY, "w1", 60)
+    store.release(KEY, "intruder")
+    assert store.stages("instagram", "Cx1")[0].status == StageStatus.PROCESSING
+    store.release(KEY, "w1")
+    st = store.stages("instagram", "Cx1")[0]
+    assert (st.status, st.worker_id, st.lease_expires_at, st.last_error) == (
+        StageStatus.PENDING,
+        None,
+        None,
+        None,
+    )
+    assert store.errors() == []
+    assert store.claim(KEY, "w2", 60).outcome == ClaimOutcome.CLAIMED
+
+
+def test_mark_downloaded_and_get_video(store):
+    assert store.get_video("instagram", "Cx1") is None
+    store.mark_downloaded("instagram", "Cx1")
+    store.mark_downloaded("instagram", "Cx1")
+    v = store.get_video("instagram", "Cx1")
+    assert (v.is_downloaded, v.is_extracted, v.frame_count) == (True, False, None)
+
+
+def test_errors_without_identifiers_and_filtering(store):
+    store.record_error(ErrorReport(Stage.FRAME_EXTRACT, "InvalidMessageError", "not JSON", False))
+    store.record_error(report(retryable=False, message="second"))
+    all_errors = store.errors()
+    assert [(e.platform, e.error_class) for e in all_errors] == [
+        (None, "InvalidMessageError"),
+        ("instagram", "XError"),
+    ]
+    assert [e.message for e in store.errors("instagram", "Cx1")] == ["second"]
+    assert all(e.created_at.tzinfo is not None for e in all_errors)
+
+
+def test_stages_are_listed_in_stage_order(store):
+    for stage in (Stage.REKOGNITION, Stage.FRAME_EXTRACT, Stage.LANDMARKS):
+        store.claim(StageKey("instagram", "Cx1", stage), "w", 60)
+    assert [str(s.stage) for s in store.stages("instagram", "Cx1")] == [
+        "frame-extract",
+        "landmarks",
+        "rekognition",
+    ]
+    assert store.stages("instagram", "nobody") == []
