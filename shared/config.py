@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     lease_margin_s: int = Field(60, ge=0)
     supabase_url: str | None = None
     supabase_key: SecretStr | None = None
+    supabase_key_parameter: str | None = None
     supabase_timeout_s: float = Field(10.0, gt=0, le=120)
     database_url: SecretStr | None = None
 
@@ -84,9 +85,12 @@ class Settings(BaseSettings):
         if self.abort_remaining_ms > self.min_remaining_ms:
             raise ValueError("ABORT_REMAINING_MS must not exceed MIN_REMAINING_MS")
         if self.status_backend == StatusBackend.SUPABASE and not (
-            self.supabase_url and self.supabase_key
+            self.supabase_url and (self.supabase_key or self.supabase_key_parameter)
         ):
-            raise ValueError("STATUS_BACKEND=supabase needs SUPABASE_URL and SUPABASE_KEY")
+            raise ValueError(
+                "STATUS_BACKEND=supabase needs SUPABASE_URL and SUPABASE_KEY "
+                "(or SUPABASE_KEY_PARAMETER)"
+            )
         if self.status_backend == StatusBackend.POSTGRES and not self.database_url:
             raise ValueError("STATUS_BACKEND=postgres needs DATABASE_URL")
         return self

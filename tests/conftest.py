@@ -158,6 +158,8 @@ def pg_server() -> Iterator[Any]:
     from tests.pg import PgServer, find_bin_dir
 
     bin_dir = find_bin_dir()
+    if bin_dir is None and os.environ.get("VIDPIPE_REQUIRE_POSTGRES"):
+        pytest.fail("VIDPIPE_REQUIRE_POSTGRES is set but no PostgreSQL server binaries exist")
     if bin_dir is None:
         pytest.skip(
             "no PostgreSQL server binaries (initdb, pg_ctl); install postgresql or set PG_BIN"

@@ -7,6 +7,31 @@ from shared.errors import ConfigurationError
 from shared.status import StatusStore
 
 
+def supabase_key(settings: Settings) -> str:
+    """The service-role key: ``SUPABASE_KEY``, else the SSM SecureString that
+    ``SUPABASE_KEY_PARAMETER`` names (read with Powertools Parameters, decrypted, cached 5 min).
+
+    Raises:
+        ConfigurationError: neither is set, or the parameter cannot be read.
+    """
+    if settings.supabase_key is not None:
+        return settings.supabase_key.get_secret_value()
+    if not settings.supabase_key_parameter:
+        raise ConfigurationError(
+            "STATUS_BACKEND=supabase needs SUPABASE_KEY or SUPABASE_KEY_PARAMETER"
+        )
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        return str(
+            parameters.get_parameter(settings.supabase_key_parameter, decrypt=True, max_age=300)
+        )
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigurationError(
+            f"cannot read SSM parameter {settings.supabase_key_parameter}: {exc}"
+        ) from exc
+
+
 def make_status_store(settings: Settings) -> StatusStore:
     """The adapter ``STATUS_BACKEND`` names.
 
@@ -21,12 +46,10 @@ def make_status_store(settings: Settings) -> StatusStore:
     if settings.status_backend == StatusBackend.SUPABASE:
         from shared.status.supabase import SupabaseStatusStore
 
-        if not settings.supabase_url or settings.supabase_key is None:
-            raise ConfigurationError("STATUS_BACKEND=supabase needs SUPABASE_URL and SUPABASE_KEY")
+        if not settings.supabase_url:
+            raise ConfigurationError("STATUS_BACKEND=supabase needs SUPABASE_URL")
         return SupabaseStatusStore.connect(
-            settings.supabase_url,
-            settings.supabase_key.get_secret_value(),
-            timeout_s=settings.supabase_timeout_s,
+            settings.supabase_url, supabase_key(settings), timeout_s=settings.supabase_timeout_s
         )
     if settings.status_backend == StatusBackend.POSTGRES:
         from shared.status.postgres import PostgresStatusStore

@@ -123,3 +123,23 @@ def test_factory_needs_url_and_key(monkeypatch):
     settings = load_settings(supabase_url="ftp://x.supabase.co", supabase_key="k")
     with pytest.raises(ConfigurationError, match="Supabase client: Invalid URL"):
         make_status_store(settings)
+
+
+def test_the_key_can_come_from_an_ssm_securestring(moto, fake_supabase):
+    import boto3
+
+    from shared.status.factory import supabase_key
+    from tests.fake_postgrest import SERVICE_KEY
+
+    boto3.client("ssm").put_parameter(
+        Name="/vidpipe/supabase-service-key", Value=SERVICE_KEY, Type="SecureString"
+    )
+    settings = load_settings(
+        status_backend="supabase",
+        supabase_url="https://vidpipe-test.supabase.co",
+        supabase_key_parameter="/vidpipe/supabase-service-key",
+    )
+    assert supabase_key(settings) == SERVICE_KEY
+    missing = settings.model_copy(update={"supabase_key_parameter": "/nope"})
+    with pytest.raises(ConfigurationError, match="/nope"):
+        supabase_key(missing)
