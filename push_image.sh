@@ -39,6 +39,15 @@ run() {
   fi
 }
 
+# Like run, but a real run's output is not needed.
+run_quiet() {
+  if [[ $dry_run -eq 1 ]]; then
+    run "$@"
+  else
+    "$@" >/dev/null
+  fi
+}
+
 command -v docker >/dev/null 2>&1 || die "docker is not installed (https://docs.docker.com/get-docker/)"
 command -v aws >/dev/null 2>&1 || die "the AWS CLI is not installed"
 if [[ $deploy -eq 1 ]]; then
@@ -61,8 +70,8 @@ registry="${account}.dkr.ecr.${region}.amazonaws.com"
 image="${registry}/${repo}:${tag}"
 
 if ! aws ecr describe-repositories --repository-names "$repo" --region "$region" >/dev/null 2>&1; then
-  run aws ecr create-repository --repository-name "$repo" --region "$region" \
-    --image-scanning-configuration scanOnPush=true >/dev/null
+  run_quiet aws ecr create-repository --repository-name "$repo" --region "$region" \
+    --image-scanning-configuration scanOnPush=true
 fi
 if [[ $dry_run -eq 1 ]]; then
   run aws ecr get-login-password --region "$region"

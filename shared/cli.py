@@ -377,14 +377,15 @@ def local_run(
                 StageStatus.FAILED,
             )
 
+        deployed = stack_.deployed[stage]
         poller = SqsPoller(
             stack_.client("sqs"),
             stack_.queue_urls[stage],
             load_handler(str(stage)),
-            batch_size=10,
+            batch_size=deployed.batch_size,
             wait_s=1,
-            function_timeout_s=900,
-            function_name=f"vidpipe-{stage}",
+            function_timeout_s=deployed.timeout_s,
+            function_name=deployed.function,
         )
         started = time.monotonic()
         with err.status(f"waiting for {stage} (S3 event -> SNS -> SQS -> handler)..."):

@@ -1,13 +1,15 @@
 """The embedded local mode (DESIGN §6): moto on 127.0.0.1, the deployed shape, the real handlers.
 
 :class:`LocalStack` starts moto's ``ThreadedMotoServer`` on a free loopback port and builds what
-``template.yaml`` deploys: the videos and results buckets, the SNS topic the bucket's
-``ObjectCreated`` events go to (one notification per video suffix), and per stage an SQS queue
-subscribed with raw message delivery, with a DLQ through a redrive policy. The status store is
-SQLite. A :class:`~shared.poller.SqsPoller` then invokes the real handler as Lambda would.
+``template.yaml`` deploys, read from the template itself (:mod:`shared.template`): the videos and
+results buckets, the SNS topic the bucket's ``ObjectCreated`` events go to (one notification per
+suffix the template lists), and per SQS-triggered function a queue subscribed to the topic (raw
+delivery as the template says), with a DLQ and the template's ``maxReceiveCount``. The status
+store is SQLite. A :class:`~shared.poller.SqsPoller` then invokes the real handler as Lambda would.
 
 Differences from AWS, on purpose: the visibility timeout is short (``visibility_timeout_s``) so a
-retried record comes back in seconds, not minutes; credentials are dummies.
+retried record comes back in seconds, not the template's 6 x function timeout; credentials are
+dummies.
 """
 
 from __future__ import annotations
@@ -25,12 +27,11 @@ from typing import Any
 from shared import aws
 from shared.batch import get_runtime
 from shared.config import get_settings
-from shared.messages import VIDEO_EXTENSIONS
 from shared.status import Stage
+from shared.template import StageQueue, stage_queues, video_suffixes
 
 REGION = "us-east-1"
 TOPIC_NAME = "vidpipe-video-events"
-MAX_RECEIVE_COUNT = 5
 
 
 def queue_name(stage: Stage) -> str:
@@ -58,6 +59,7 @@ class LocalStack:
     endpoint: str = ""
     queue_urls: dict[Stage, str] = field(default_factory=dict)
     dlq_urls: dict[Stage, str] = field(default_factory=dict)
+    deployed: dict[Stage, StageQueue] = field(default_factory=dict)
     _server: Any = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
@@ -124,7 +126,11 @@ class LocalStack:
         for bucket in {self.videos_bucket, self.frames_bucket}:
             s3.create_bucket(Bucket=bucket)
         topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        by_stage = {Stage(q.stage): q for q in stage_queues()}
         for stage in self.stages:
+            if stage not in by_stage:
+                raise ValueError(f"template.yaml deploys no SQS-triggered function for {stage}")
+            deployed = self.deployed[stage] = by_stage[stage]
             dlq_url = sqs.create_queue(QueueName=f"{queue_name(stage)}-dlq")["QueueUrl"]
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
                 "Attributes"
@@ -134,7 +140,10 @@ class LocalStack:
                 Attributes={
                     "VisibilityTimeout": str(self.visibility_timeout_s),
                     "RedrivePolicy": json.dumps(
-                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+                        {
+                            "deadLetterTargetArn": dlq_arn,
+                            "maxReceiveCount": deployed.max_receive_count,
+                        }
                     ),
                 },
             )["QueueUrl"]
@@ -145,7 +154,7 @@ class LocalStack:
                 TopicArn=topic_arn,
                 Protocol="sqs",
                 Endpoint=arn,
-                Attributes={"RawMessageDelivery": "true"},
+                Attributes={"RawMessageDelivery": str(deployed.raw_delivery).lower()},
             )
             self.queue_urls[stage], self.dlq_urls[stage] = url, dlq_url
         s3.put_bucket_notification_configuration(
@@ -153,14 +162,12 @@ class LocalStack:
             NotificationConfiguration={
                 "TopicConfigurations": [
                     {
-                        "Id": f"video-{ext}",
+                        "Id": f"video{suffix}",
                         "TopicArn": topic_arn,
                         "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {
-                            "Key": {"FilterRules": [{"Name": "suffix", "Value": f".{ext}"}]}
-                        },
+                        "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
                     }
-                    for ext in sorted(VIDEO_EXTENSIONS)
+                    for suffix in video_suffixes()
                 ]
             },
         )

@@ -139,3 +139,14 @@ def test_local_run_reports_a_failed_video(tmp_path):
     assert "status=failed" in proc.stdout
     assert "CorruptVideoError" in proc.stdout
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+@pytest.mark.parametrize("name", ["sqs_direct_job.json", "sqs_s3_via_sns_raw.json"])
+def test_sample_sqs_events_run_through_invoke(runtime, synth_clip, name):
+    # the files documented for `sam local invoke -e` work with the real handler as they are
+    clip, cuts = synth_clip
+    runtime.storage.s3.upload_file(str(clip), VIDEOS_BUCKET, "instagram/Cx1/video.mp4")
+    result = runner.invoke(app, ["invoke", "frame-extract", "--event", str(EVENTS / name)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"batchItemFailures": []}
+    assert len(runtime.storage.list_keys(FRAMES_BUCKET, "instagram/Cx1/frames/")) == len(cuts) + 2

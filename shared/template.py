@@ -1,0 +1,165 @@
+"""Read the deployed shape from ``template.yaml`` so the local mode cannot drift from it.
+
+The local mode (``shared/local.py``) builds its queues, DLQs, topic subscriptions and bucket
+notifications from what this module finds in the SAM template: for each function with an SQS
+event, its handler (``ImageConfig.Command``), timeout, batch size and the queue's visibility
+timeout, DLQ and ``maxReceiveCount``; for the videos bucket, the suffixes of its
+``ObjectCreated`` notifications. CloudFormation's short tags (``!Ref``, ``!GetAtt``, ``!Sub``, …)
+are read as plain ``{"Ref": ...}``-style mappings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
+_TAGS = [
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "If",
+    "Select",
+    "Split",
+    "Join",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "GetAZs",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+    "Condition",
+]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that turns ``!Tag value`` into ``{"Tag": value}`` (``Fn::`` for functions)."""
+
+
+def _make_constructor(tag: str) -> Any:
+    key = tag if tag in ("Ref", "Condition") else f"Fn::{tag}"
+
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "GetAtt" and isinstance(value, str):
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {key: value}
+
+    return construct
+
+
+for _tag in _TAGS:
+    _Loader.add_constructor(f"!{_tag}", _make_constructor(_tag))
+
+
+@dataclass(frozen=True)
+class StageQueue:
+    """One stage as the template deploys it.
+
+    Attributes:
+        stage: the stage name the handler serves (``frame-extract``).
+        function: the function's logical id.
+        handler: its ``ImageConfig.Command`` entrypoint.
+        timeout_s: the function timeout in seconds.
+        memory_mb: its memory size in MB.
+        queue: the queue's logical id.
+        visibility_timeout_s: the queue's visibility timeout in seconds.
+        dlq: the DLQ's logical id.
+        max_receive_count: receives before a message moves to the DLQ.
+        batch_size: the event source mapping's ``BatchSize``.
+        report_batch_item_failures: whether ``ReportBatchItemFailures`` is on.
+        raw_delivery: whether the SNS subscription uses raw message delivery.
+    """
+
+    stage: str
+    function: str
+    handler: str
+    timeout_s: int
+    memory_mb: int
+    queue: str
+    visibility_timeout_s: int
+    dlq: str
+    max_receive_count: int
+    batch_size: int
+    report_batch_item_failures: bool
+    raw_delivery: bool
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as plain data (short tags become intrinsic-function mappings)."""
+    return yaml.load(path.read_text(), Loader=_Loader)
+
+
+def _logical_id(ref: Any) -> str:
+    """``{"Fn::GetAtt": ["Q", "Arn"]}`` or ``{"Ref": "Q"}`` -> ``"Q"``."""
+    if isinstance(ref, dict) and "Fn::GetAtt" in ref:
+        return str(ref["Fn::GetAtt"][0])
+    if isinstance(ref, dict) and "Ref" in ref:
+        return str(ref["Ref"])
+    raise ValueError(f"not a resource reference: {ref!r}")
+
+
+def stage_queues(template: dict[str, Any] | None = None) -> list[StageQueue]:
+    """Every SQS-triggered function of the template, with its queue and DLQ settings."""
+    t = template if template is not None else load_template()
+    resources = t["Resources"]
+    globals_fn = t.get("Globals", {}).get("Function", {})
+    raw_by_queue = {
+        _logical_id(r["Properties"]["Endpoint"]): bool(r["Properties"].get("RawMessageDelivery"))
+        for r in resources.values()
+        if r["Type"] == "AWS::SNS::Subscription" and r["Properties"].get("Protocol") == "sqs"
+    }
+    out = []
+    for name, res in resources.items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        props = res["Properties"]
+        for event in props.get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            ev = event["Properties"]
+            queue = _logical_id(ev["Queue"])
+            qprops = resources[queue]["Properties"]
+            redrive = qprops["RedrivePolicy"]
+            handler = props["ImageConfig"]["Command"][0]
+            out.append(
+                StageQueue(
+                    stage=handler.split(".")[1].replace("_", "-"),
+                    function=name,
+                    handler=handler,
+                    timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+                    memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+                    queue=queue,
+                    visibility_timeout_s=int(qprops.get("VisibilityTimeout", 30)),
+                    dlq=_logical_id(redrive["deadLetterTargetArn"]),
+                    max_receive_count=int(redrive["maxReceiveCount"]),
+                    batch_size=int(ev.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in ev.get("FunctionResponseTypes", []),
+                    raw_delivery=raw_by_queue.get(queue, False),
+                )
+            )
+    return out
+
+
+def video_suffixes(template: dict[str, Any] | None = None) -> list[str]:
+    """Key suffixes of the videos bucket's ``ObjectCreated`` notifications (``.mp4`` …)."""
+    t = template if template is not None else load_template()
+    bucket = t["Resources"]["VideosBucket"]["Properties"]
+    suffixes = []
+    for conf in bucket["NotificationConfiguration"]["TopicConfigurations"]:
+        for rule in conf["Filter"]["S3Key"]["Rules"]:
+            if rule["Name"] == "suffix":
+                suffixes.append(rule["Value"])
+    return suffixes

@@ -1,0 +1,156 @@
+"""push_image.sh with stand-in docker, aws, git and sam on PATH (no Docker engine here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "push_image.sh"
+BASH = shutil.which("bash") or "/bin/bash"
+REGISTRY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+
+STANDINS = {
+    # each stand-in logs its argv, then answers like the real tool would
+    "aws": """
+case "$*" in
+  "sts get-caller-identity --query Account --output text") echo 123456789012 ;;
+  "ecr describe-repositories"*) [ -n "${ECR_REPO_EXISTS:-}" ] || exit 254 ;;
+  "configure get region") exit 1 ;;
+  "ecr get-login-password"*) echo token ;;
+esac""",
+    "docker": "",
+    "git": """
+case "$*" in
+  "rev-parse --short=12 HEAD") echo 0123456789ab ;;
+  "status --porcelain") echo "${GIT_DIRTY:-}" ;;
+esac""",
+    "sam": "",
+}
+
+
+@pytest.fixture
+def standins(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    for name, body in STANDINS.items():
+        path = bin_dir / name
+        path.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n{body}\n')
+        path.chmod(0o755)
+    return bin_dir, log
+
+
+def run(bin_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    path = f"{bin_dir}:/usr/bin:/bin"
+    return subprocess.run(
+        [BASH, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), **env},
+        check=False,
+    )
+
+
+def test_dry_run_prints_the_sequence_and_tags_with_the_commit(standins):
+    bin_dir, log = standins
+    proc = run(bin_dir, "--region", "eu-west-1", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/vidpipe:0123456789ab"
+    assert proc.stdout.splitlines() == [
+        "+ aws ecr create-repository --repository-name vidpipe --region eu-west-1"
+        " --image-scanning-configuration scanOnPush=true",
+        "+ aws ecr get-login-password --region eu-west-1",
+        f"+ docker login --username AWS --password-stdin {REGISTRY}",
+        f"+ docker build --platform linux/amd64 --provenance=false -t {image} .",
+        f"+ docker push {image}",
+        f"ImageUri={image}",
+    ]
+    # a dry run only asks read-only questions; docker is never run
+    calls = log.read_text().splitlines()
+    assert not any(c.startswith("docker") for c in calls)
+    assert "aws ecr create-repository" not in "\n".join(calls)
+
+
+def test_existing_repo_dirty_tree_and_deploy(standins):
+    bin_dir, _ = standins
+    proc = run(
+        bin_dir,
+        "--region",
+        "us-east-1",
+        "--dry-run",
+        "--deploy",
+        "--",
+        "VideosBucketName=my-videos",
+        ECR_REPO_EXISTS="1",
+        GIT_DIRTY=" M README.md",
+    )
+    assert proc.returncode == 0, proc.stderr
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/vidpipe:0123456789ab-dirty"
+    assert "create-repository" not in proc.stdout
+    assert f"ImageUri={image}" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == (
+        "+ sam deploy --template-file template.yaml --region us-east-1 --resolve-s3"
+        " --capabilities CAPABILITY_IAM --image-repository"
+        " 123456789012.dkr.ecr.us-east-1.amazonaws.com/vidpipe"
+        f" --parameter-overrides ImageUri={image} VideosBucketName=my-videos"
+    )
+
+
+def test_real_run_pipes_the_login_and_builds(standins):
+    bin_dir, log = standins
+    proc = run(bin_dir, "--region", "eu-west-1", "--tag", "v1", ECR_REPO_EXISTS="1")
+    assert proc.returncode == 0, proc.stderr
+    # `aws ecr get-login-password | docker login` run at once, so only docker's order is fixed
+    calls = [c for c in log.read_text().splitlines() if c.startswith("docker")]
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/vidpipe:v1"
+    assert calls == [
+        f"docker login --username AWS --password-stdin {REGISTRY}",
+        f"docker build --platform linux/amd64 --provenance=false -t {image} .",
+        f"docker push {image}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [("docker", "docker is not installed"), ("aws", "AWS CLI is not installed")],
+)
+def test_missing_tools_are_named(standins, missing, message):
+    bin_dir, _ = standins
+    (bin_dir / missing).unlink()
+    # keep only our bin dir so a real docker/aws on the machine does not answer
+    proc = subprocess.run(
+        [BASH, str(SCRIPT), "--dry-run"],
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{bin_dir}:/nonexistent"},
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert message in proc.stderr
+
+
+def test_not_logged_in_is_a_clear_error(standins):
+    bin_dir, _ = standins
+    (bin_dir / "aws").write_text("#!/bin/sh\nexit 255\n")
+    proc = run(bin_dir, "--region", "eu-west-1", "--dry-run")
+    assert proc.returncode == 1
+    assert "credentials are missing or expired" in proc.stderr
+
+
+def test_shellcheck_is_clean():
+    if shutil.which("shellcheck") is None:
+        if os.environ.get("VIDPIPE_REQUIRE_TOOLS"):
+            pytest.fail("shellcheck is required in CI")
+        pytest.skip("shellcheck not installed")
+    proc = subprocess.run(
+        ["shellcheck", str(SCRIPT), str(ROOT / ".ci" / "run")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout

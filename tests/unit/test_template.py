@@ -1,0 +1,94 @@
+"""template.yaml: what cfn-lint does not check, and the local mode reading the same shape."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from shared.cli import HANDLERS
+from shared.messages import VIDEO_EXTENSIONS
+from shared.template import load_template, stage_queues, video_suffixes
+
+T = load_template()
+RESOURCES = T["Resources"]
+
+
+def of_type(kind: str) -> dict[str, dict]:
+    return {name: r for name, r in RESOURCES.items() if r["Type"] == kind}
+
+
+def test_every_function_is_an_image_with_a_handler_command():
+    for name, fn in of_type("AWS::Serverless::Function").items():
+        props = fn["Properties"]
+        assert props["PackageType"] == "Image", name
+        assert props["ImageUri"] == {"Ref": "ImageUri"}, name
+        [command] = props["ImageConfig"]["Command"]
+        module, _, attr = command.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), attr)), command
+
+
+@pytest.mark.parametrize("queue", stage_queues(T), ids=lambda q: q.stage)
+def test_queue_settings_lint_does_not_check(queue):
+    # AWS: set the source queue's visibility timeout to at least 6 x the function timeout
+    assert queue.visibility_timeout_s >= 6 * queue.timeout_s
+    assert queue.report_batch_item_failures
+    assert queue.max_receive_count == 5
+    assert queue.raw_delivery
+    assert RESOURCES[queue.dlq]["Type"] == "AWS::SQS::Queue"
+
+
+def test_every_queue_has_a_dlq_and_every_dlq_an_alarm():
+    queues = of_type("AWS::SQS::Queue")
+    dlqs = {stage.dlq for stage in stage_queues(T)}
+    sources = {name for name, q in queues.items() if "RedrivePolicy" in q["Properties"]}
+    assert set(queues) == sources | dlqs
+    assert sources == {stage.queue for stage in stage_queues(T)}
+    alarmed = {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in of_type("AWS::CloudWatch::Alarm").values()
+    }
+    assert alarmed == dlqs
+
+
+def test_every_sqs_event_reports_batch_item_failures():
+    for name, fn in of_type("AWS::Serverless::Function").items():
+        for event in fn["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+                assert "MaximumConcurrency" in event["Properties"]["ScalingConfig"], name
+
+
+def test_cli_handlers_are_the_templates():
+    assert {q.stage: q.handler for q in stage_queues(T)} == HANDLERS
+
+
+def test_notified_suffixes_are_video_extensions_the_parser_accepts():
+    suffixes = video_suffixes(T)
+    assert suffixes and {s.lstrip(".") for s in suffixes} <= VIDEO_EXTENSIONS
+
+
+def test_no_secret_in_the_template():
+    env = T["Globals"]["Function"]["Environment"]["Variables"]
+    assert "SUPABASE_KEY" not in env
+    assert env["SUPABASE_KEY_PARAMETER"] == {"Fn::Sub": "/${SupabaseKeyParameterName}"}
+    text = (Path(__file__).parents[2] / "template.yaml").read_text()
+    assert "eyJ" not in text  # no JWT-shaped literal
+
+
+def test_the_local_stack_is_built_from_the_template(tmp_path):
+    from shared.local import local_stack
+
+    with local_stack(tmp_path) as stack:
+        sqs, s3 = stack.client("sqs"), stack.client("s3")
+        [deployed] = stage_queues(T)
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=stack.queue_urls[deployed.stage], AttributeNames=["RedrivePolicy"]
+        )["Attributes"]
+        assert f'"maxReceiveCount": {deployed.max_receive_count}' in attrs["RedrivePolicy"]
+        notif = s3.get_bucket_notification_configuration(Bucket=stack.videos_bucket)
+        local_suffixes = [
+            c["Filter"]["Key"]["FilterRules"][0]["Value"] for c in notif["TopicConfigurations"]
+        ]
+        assert local_suffixes == video_suffixes(T)
