@@ -150,3 +150,42 @@ def test_sample_sqs_events_run_through_invoke(runtime, synth_clip, name):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"batchItemFailures": []}
     assert len(runtime.storage.list_keys(FRAMES_BUCKET, "instagram/Cx1/frames/")) == len(cuts) + 2
+
+
+def test_worker_polls_a_queue_and_runs_the_handler(tmp_path, synth_clip):
+    # the EC2/ECS mode against an SQS endpoint (moto's server here), with a direct job
+    from shared.local import local_stack
+    from shared.status import Stage
+
+    clip, cuts = synth_clip
+    with local_stack(tmp_path / "state") as stack:
+        stack.client("s3").upload_file(str(clip), stack.videos_bucket, "demo/w1/clip.mp4")
+        queue = stack.queue_urls[Stage.FRAME_EXTRACT]
+        # drain the S3 event of the upload so the batch below holds just the direct job
+        sqs = stack.client("sqs")
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+        sqs.send_message(
+            QueueUrl=queue,
+            MessageBody=json.dumps(
+                {"platform": "demo", "shortcode": "w1", "key": "demo/w1/clip.mp4"}
+            ),
+        )
+        result = runner.invoke(
+            app,
+            [
+                "worker",
+                "frame-extract",
+                "--queue-url",
+                queue,
+                "--max-batches",
+                "1",
+                "--wait-s",
+                "1",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert "batches=1 received=1 deleted=1 failed=0" in result.stdout
+        keys = stack.client("s3").list_objects_v2(Bucket=stack.frames_bucket, Prefix="demo/w1/")
+        assert len(keys["Contents"]) == len(cuts) + 2
+        assert stack.queue_depth(queue) == 0

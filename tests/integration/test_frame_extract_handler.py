@@ -374,3 +374,19 @@ def test_a_rerun_with_fewer_scenes_removes_stale_frames(runtime, context, synth_
         json.loads(runtime.storage.get_bytes(FRAMES_BUCKET, keys[-1]))["video"]["frame_count"]
         == 120
     )
+
+
+def test_emf_metrics_are_emitted(runtime, context, synth_clip, monkeypatch, capsys):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    clip, cuts = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    assert lambda_handler(sqs_event({"shortcode": "Cx1", "platform": "instagram"}), context) == {
+        "batchItemFailures": []
+    }
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [blob] = emf
+    names = {m["Name"] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"FramesExtracted", "SecondsPerVideo", "BytesRead", "RecordsSucceeded"} <= names
+    assert blob["FramesExtracted"] == [len(cuts) + 1]  # EMF values are lists
+    assert blob["BytesRead"] == [clip.stat().st_size]
+    assert blob["stage"] == "frame-extract"
