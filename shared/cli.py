@@ -270,23 +270,28 @@ def worker(
     )
 
 
-def _status_table(platform: str, shortcode: str) -> Table:
+def _print_status(platform: str, shortcode: str) -> list[Any]:
+    """Print a video's stage rows (a table, then each stage's output prefix); return them."""
     from shared.batch import get_runtime
 
-    rt = get_runtime()
+    states = get_runtime().status.stages(platform, shortcode)
     table = Table(title=f"{platform}/{shortcode}")
-    for col in ("stage", "status", "attempts", "finished", "output", "last error"):
-        table.add_column(col)
-    for st in rt.status.stages(platform, shortcode):
+    for col in ("stage", "status", "attempts", "finished (UTC)"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("last error", overflow="fold")
+    for st in states:
         table.add_row(
             str(st.stage),
             str(st.status),
             str(st.attempts),
-            st.finished_at.isoformat(timespec="seconds") if st.finished_at else "",
-            st.output_prefix or "",
+            st.finished_at.strftime("%Y-%m-%d %H:%M:%S") if st.finished_at else "",
             st.last_error or "",
         )
-    return table
+    out.print(table)
+    for st in states:
+        if st.output_prefix:
+            out.print(f"{st.stage} output: {st.output_prefix}", highlight=False, soft_wrap=True)
+    return states
 
 
 @app.command()
@@ -303,7 +308,7 @@ def status(
         validate_shortcode(shortcode)
         rt = get_runtime()
         video = rt.status.get_video(platform, shortcode)
-        out.print(_status_table(platform, shortcode))
+        _print_status(platform, shortcode)
     except PipelineError as exc:
         raise _fail(exc) from exc
     if video is not None:
@@ -398,8 +403,7 @@ def local_run(
             target = out_dir / k[len(prefix) :]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(rt.storage.get_bytes(stack_.frames_bucket, k))
-        out.print(_status_table(platform, code))
-        states = [st for st in rt.status.stages(platform, code) if st.stage == stage]
+        states = [st for st in _print_status(platform, code) if st.stage == stage]
         dlq = stack_.queue_depth(stack_.dlq_urls[stage])
         manifest_path = out_dir / "frames" / "manifest.json"
         if manifest_path.exists():
