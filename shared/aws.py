@@ -19,20 +19,21 @@ _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, int, float, float, int], Any] = {}
 
 
-def client(service: str, settings: Settings) -> Any:
+def client(service: str, settings: Settings, *, retries: int | None = None) -> Any:
     """Return a cached boto3 client for ``service``.
 
     Args:
         service: boto3 service name (``"s3"``, ``"sqs"``, ``"sns"``).
         settings: supplies ``S3_RETRIES`` (retries after the first attempt, per request, in
-            botocore's adaptive mode),
+            botocore's adaptive mode; ``retries`` overrides it, e.g. ``REKOGNITION_RETRIES``),
             ``S3_CONNECT_TIMEOUT``/``S3_READ_TIMEOUT`` (seconds), ``S3_UPLOAD_WORKERS`` (size of
             the connection pool) and ``S3_ENDPOINT_URL`` (a local endpoint, for the local mode).
     """
+    attempts = settings.s3_retries if retries is None else retries
     key = (
         service,
         settings.s3_endpoint_url,
-        settings.s3_retries,
+        attempts,
         settings.s3_connect_timeout,
         settings.s3_read_timeout,
         settings.s3_upload_workers,
@@ -40,7 +41,7 @@ def client(service: str, settings: Settings) -> Any:
     with _lock:
         if key not in _clients:
             config = Config(
-                retries={"mode": "adaptive", "max_attempts": settings.s3_retries},
+                retries={"mode": "adaptive", "max_attempts": attempts},
                 connect_timeout=settings.s3_connect_timeout,
                 read_timeout=settings.s3_read_timeout,
                 max_pool_connections=max(10, settings.s3_upload_workers * 2),

@@ -41,6 +41,7 @@ err = Console(stderr=True)
 #: Stage name -> handler import path (the image's ImageConfig.Command per function).
 HANDLERS: dict[str, str] = {
     str(Stage.FRAME_EXTRACT): "functions.frame_extract.handler.lambda_handler",
+    str(Stage.REKOGNITION): "functions.rekognition.handler.lambda_handler",
 }
 StageArg = Annotated[str, typer.Argument(help=f"Stage: {', '.join(HANDLERS)}.")]
 
@@ -115,7 +116,7 @@ def frames(
     """Detect shots in VIDEO and write one key frame per scene plus manifest.json to --out."""
     from functions.frame_extract.extract import extract_keyframes
     from functions.frame_extract.params import params_from
-    from shared.messages import parse_video_key, validate_platform, validate_shortcode
+    from shared.messages import validate_platform, validate_shortcode
 
     settings = get_settings()
     options: dict[str, Any] = {
@@ -126,22 +127,8 @@ def frames(
     try:
         params = params_from(settings, options)
         with ExitStack() as stack:
-            if video.startswith("s3://"):
-                from shared import aws
-                from shared.storage import S3Storage
-
-                bucket, key = _split_s3_uri(video)
-                try:
-                    platform, default_code, _ = parse_video_key(key)
-                except PipelineError:
-                    default_code = _safe_shortcode(Path(key).stem)
-                storage = S3Storage(aws.client("s3", settings), tmp_dir=settings.tmp_dir)
-                path = stack.enter_context(
-                    storage.download_to_temp(bucket, key, max_bytes=settings.max_video_bytes)
-                )
-            else:
-                path = Path(video)
-                default_code = _safe_shortcode(path.stem)
+            path, key_platform, default_code = _resolve_video(video, settings, stack)
+            platform = key_platform or platform
             code = validate_shortcode(shortcode or default_code)
             validate_platform(platform)
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -168,6 +155,103 @@ def frames(
         f"({v['frame_count']} frames, {v['fps']:g} fps, {v['width']}x{v['height']}, "
         f"{result.seconds:.2f} s, {manifest['detector']['name']} "
         f"threshold {manifest['detector']['threshold']:g})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _resolve_video(video: str, settings: Any, stack: ExitStack) -> tuple[Path, str | None, str]:
+    """A local path for VIDEO (an ``s3://`` URI is downloaded into a temp dir ``stack`` removes),
+    with the platform and shortcode its key implies (``None``/file stem when outside the layout).
+    """
+    from shared.messages import parse_video_key
+
+    if not video.startswith("s3://"):
+        return Path(video), None, _safe_shortcode(Path(video).stem)
+    from shared import aws
+    from shared.storage import S3Storage
+
+    bucket, key = _split_s3_uri(video)
+    try:
+        platform, code, _ = parse_video_key(key)
+    except PipelineError:
+        platform, code = None, _safe_shortcode(Path(key).stem)
+    storage = S3Storage(aws.client("s3", settings), tmp_dir=settings.tmp_dir)
+    path = stack.enter_context(
+        storage.download_to_temp(bucket, key, max_bytes=settings.max_video_bytes)
+    )
+    return path, platform, code
+
+
+@app.command()
+def rekognition(
+    video: Annotated[str, typer.Argument(help="A local video path or an s3://bucket/key URI.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for analysis.json.")],
+    max_frames: Annotated[
+        int | None, typer.Option(min=1, help="Most frames to analyse (REKOGNITION_MAX_FRAMES).")
+    ] = None,
+    always_faces: Annotated[
+        bool, typer.Option(help="Faces and celebrities on every frame, not only with a Person.")
+    ] = False,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="A frame-extract manifest.json: analyse its scenes instead of intervals.",
+        ),
+    ] = None,
+    platform: Annotated[str, typer.Option(help="Platform recorded in the output.")] = "local",
+    shortcode: Annotated[
+        str | None, typer.Option(help="Shortcode for the output (default: the file's stem).")
+    ] = None,
+) -> None:
+    """Analyse VIDEO's frames with Amazon Rekognition (labels, faces, celebrities) to --out.
+
+    Needs AWS credentials with rekognition:DetectLabels, DetectFaces and RecognizeCelebrities.
+    """
+    import boto3
+    from rich.progress import Progress
+
+    from functions.rekognition.analysis import analyze_video
+    from functions.rekognition.job import analyze_kwargs, make_rekognition
+    from shared.messages import validate_platform, validate_shortcode
+
+    settings = get_settings()
+    if not settings.rekognition_emulated and boto3.session.Session().get_credentials() is None:
+        err.print(
+            "[red]error:[/red] no AWS credentials configured: run `aws configure`, set "
+            "AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+        raise typer.Exit(code=1)
+    kwargs = analyze_kwargs(settings)
+    if max_frames is not None:
+        kwargs["max_frames"] = max_frames
+    kwargs["always_faces"] = always_faces or settings.rekognition_always_faces
+    try:
+        with ExitStack() as stack, Progress(console=err, transient=True) as bar:
+            path, key_platform, default_code = _resolve_video(video, settings, stack)
+            task = bar.add_task("Rekognition", total=None)
+            analysis = analyze_video(
+                path,
+                make_rekognition(settings),
+                platform=validate_platform(key_platform or platform),
+                shortcode=validate_shortcode(shortcode or default_code),
+                manifest=json.loads(manifest.read_text()) if manifest else None,
+                on_picks=lambda n: bar.update(task, total=n),
+                on_frame=lambda: bar.advance(task),
+                **kwargs,
+            )
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "analysis.json").write_text(json.dumps(analysis, indent=2) + "\n")
+    m = analysis["metrics"]
+    out.print(
+        f"{m['frames_analyzed']} frames ({analysis['frame_source']}), "
+        f"{len(analysis['scenes'])} scenes -> {out_dir / 'analysis.json'}  calls="
+        f"{m['api_calls']}  saved={m['calls_saved_by_gating']}  "
+        f"cost~${m['estimated_cost_usd']:.3f}" + ("  (emulated)" if analysis["emulated"] else ""),
         highlight=False,
         soft_wrap=True,
     )
@@ -338,6 +422,14 @@ def local_run(
         typer.Option(help="Keep the SQLite status and temp files here (default: a temp dir)."),
     ] = None,
     timeout_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600.0,
+    stages: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stage",
+            help=f"Stages to run, in order ({', '.join(HANDLERS)}); "
+            "default frame-extract. Rekognition is emulated locally.",
+        ),
+    ] = None,
 ) -> None:
     """Upload VIDEO to a local (moto) S3 and let the real event path process it.
 
@@ -362,8 +454,12 @@ def local_run(
             code = validate_shortcode(shortcode or _safe_shortcode(video.stem))
         except PipelineError as exc:
             raise _fail(exc) from exc
-        stage = Stage.FRAME_EXTRACT
-        stack_ = stack.enter_context(local_stack(state, stages=(stage,)))
+        wanted = [
+            Stage(name)
+            for name in (stages or [str(Stage.FRAME_EXTRACT)])
+            if name in HANDLERS or _unknown_stage(name)
+        ]
+        stack_ = stack.enter_context(local_stack(state, stages=tuple(wanted)))
         err.print(f"moto S3/SNS/SQS on {stack_.endpoint}; status in SQLite under {state}")
         ext = video.suffix.lower() or ".mp4"
         key = f"{platform}/{code}/video{ext}"
@@ -374,39 +470,41 @@ def local_run(
         from shared.batch import get_runtime
 
         rt = get_runtime()
-
-        def finished() -> bool:
-            states = [st for st in rt.status.stages(platform, code) if st.stage == stage]
-            return bool(states) and states[0].status in (
-                StageStatus.SUCCEEDED,
-                StageStatus.FAILED,
-            )
-
-        deployed = stack_.deployed[stage]
-        poller = SqsPoller(
-            stack_.client("sqs"),
-            stack_.queue_urls[stage],
-            load_handler(str(stage)),
-            batch_size=deployed.batch_size,
-            wait_s=1,
-            function_timeout_s=deployed.timeout_s,
-            function_name=deployed.function,
-        )
         started = time.monotonic()
-        with err.status(f"waiting for {stage} (S3 event -> SNS -> SQS -> handler)..."):
-            poller.run(until=finished, timeout_s=timeout_s)
+        batches = 0
+        for stage in wanted:
+            # stages run one after another, so rekognition finds frame-extract's manifest
+
+            def finished(stage: Stage = stage) -> bool:
+                states = [st for st in rt.status.stages(platform, code) if st.stage == stage]
+                return bool(states) and states[0].status in (
+                    StageStatus.SUCCEEDED,
+                    StageStatus.FAILED,
+                )
+
+            deployed = stack_.deployed[stage]
+            poller = SqsPoller(
+                stack_.client("sqs"),
+                stack_.queue_urls[stage],
+                load_handler(str(stage)),
+                batch_size=deployed.batch_size,
+                wait_s=1,
+                function_timeout_s=deployed.timeout_s,
+                function_name=deployed.function,
+            )
+            with err.status(f"waiting for {stage} (S3 event -> SNS -> SQS -> handler)..."):
+                poller.run(until=finished, timeout_s=timeout_s)
+            batches += poller.stats.batches
         elapsed = time.monotonic() - started
 
         prefix = f"{platform}/{code}/"
-        keys = rt.storage.list_keys(stack_.frames_bucket, prefix)
-        for k in keys:
+        for k in rt.storage.list_keys(stack_.frames_bucket, prefix):
             target = out_dir / k[len(prefix) :]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(rt.storage.get_bytes(stack_.frames_bucket, k))
-        states = [st for st in _print_status(platform, code) if st.stage == stage]
-        dlq = stack_.queue_depth(stack_.dlq_urls[stage])
+        states = {st.stage: st for st in _print_status(platform, code)}
         manifest_path = out_dir / "frames" / "manifest.json"
-        if manifest_path.exists():
+        if Stage.FRAME_EXTRACT in wanted and manifest_path.exists():
             m = json.loads(manifest_path.read_text())
             cuts = [s["start_frame"] for s in m["scenes"][1:]]
             out.print(
@@ -415,13 +513,30 @@ def local_run(
                 highlight=False,
                 soft_wrap=True,
             )
-        out.print(
-            f"status={states[0].status if states else 'none'}  batches={poller.stats.batches}  "
-            f"dlq={dlq}  {elapsed:.1f} s",
-            highlight=False,
+        analysis_path = out_dir / "rekognition" / "analysis.json"
+        if Stage.REKOGNITION in wanted and analysis_path.exists():
+            a = json.loads(analysis_path.read_text())
+            out.print(
+                f"rekognition: {a['metrics']['frames_analyzed']} frames ({a['frame_source']}), "
+                f"calls={a['metrics']['api_calls']}, emulated={a['emulated']} -> {analysis_path}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        dlq = sum(stack_.queue_depth(stack_.dlq_urls[stage]) for stage in wanted)
+        summary = "  ".join(
+            f"{stage}={states[stage].status if stage in states else 'none'}" for stage in wanted
         )
-        if not states or states[0].status != StageStatus.SUCCEEDED:
+        if len(wanted) == 1:
+            summary = f"status={states[wanted[0]].status if wanted[0] in states else 'none'}"
+        out.print(f"{summary}  batches={batches}  dlq={dlq}  {elapsed:.1f} s", highlight=False)
+        if any(
+            stage not in states or states[stage].status != StageStatus.SUCCEEDED for stage in wanted
+        ):
             raise typer.Exit(code=1)
+
+
+def _unknown_stage(name: str) -> bool:
+    raise typer.BadParameter(f"unknown stage {name!r}; choose from {', '.join(HANDLERS)}")
 
 
 def main() -> None:

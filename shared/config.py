@@ -52,6 +52,19 @@ class Settings(BaseSettings):
     jpeg_quality: int = Field(90, ge=1, le=100)
     keyframe_buffer_mb: int = Field(128, ge=16, le=4096)
 
+    # --- rekognition ---------------------------------------------------------------------------
+    rekognition_max_frames: int = Field(30, ge=1, le=1000)
+    rekognition_min_interval_s: float = Field(2.0, gt=0)
+    rekognition_long_scene_s: float = Field(10.0, gt=0)
+    rekognition_scenes: int = Field(5, ge=1, le=100)
+    rekognition_max_labels: int = Field(25, ge=1, le=1000)
+    rekognition_min_confidence: float = Field(60.0, ge=0, le=100)
+    rekognition_always_faces: bool = False
+    rekognition_concurrency: int = Field(4, ge=1, le=64)
+    rekognition_retries: int = Field(8, ge=0, le=20)
+    rekognition_price_per_image_usd: float = Field(0.001, ge=0)
+    rekognition_emulated: bool = False
+
     # --- batch behaviour ---------------------------------------------------------------------
     concurrency_limit: int = Field(2, ge=1, le=64)
     min_remaining_ms: int = Field(60_000, ge=0)

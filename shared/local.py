@@ -76,6 +76,8 @@ class LocalStack:
             "STATUS_BACKEND": "sqlite",
             "SQLITE_PATH": str(self.state_dir / "status.sqlite3"),
             "TMP_DIR": str(self.state_dir / "tmp"),
+            # moto has DetectLabels (canned) but no DetectFaces/RecognizeCelebrities
+            "REKOGNITION_EMULATED": "true",
         }
 
     def start(self) -> LocalStack:

@@ -79,14 +79,16 @@ def test_no_secret_in_the_template():
 
 def test_the_local_stack_is_built_from_the_template(tmp_path):
     from shared.local import local_stack
+    from shared.status import Stage
 
-    with local_stack(tmp_path) as stack:
+    deployed = stage_queues(T)
+    with local_stack(tmp_path, stages=tuple(Stage(q.stage) for q in deployed)) as stack:
         sqs, s3 = stack.client("sqs"), stack.client("s3")
-        [deployed] = stage_queues(T)
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=stack.queue_urls[deployed.stage], AttributeNames=["RedrivePolicy"]
-        )["Attributes"]
-        assert f'"maxReceiveCount": {deployed.max_receive_count}' in attrs["RedrivePolicy"]
+        for q in deployed:
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=stack.queue_urls[Stage(q.stage)], AttributeNames=["RedrivePolicy"]
+            )["Attributes"]
+            assert f'"maxReceiveCount": {q.max_receive_count}' in attrs["RedrivePolicy"]
         notif = s3.get_bucket_notification_configuration(Bucket=stack.videos_bucket)
         local_suffixes = [
             c["Filter"]["Key"]["FilterRules"][0]["Value"] for c in notif["TopicConfigurations"]

@@ -1,0 +1,21 @@
+"""Lambda entrypoint ``functions.rekognition.handler.lambda_handler`` (SQS-triggered)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.rekognition.job import rekognition_job
+from shared.batch import run_batch
+from shared.observability import logger, metrics
+from shared.status import Stage
+
+metrics.set_default_dimensions(stage=str(Stage.REKOGNITION))
+
+
+@logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Analyse every video in an SQS batch with Rekognition; returns ``batchItemFailures``."""
+    return run_batch(event, context, stage=Stage.REKOGNITION, job=rekognition_job)
