@@ -199,6 +199,11 @@ def run_batch(
     """
     rt = runtime or get_runtime()
     settings = rt.settings
+    # Each invocation starts from a clean metric set: with EMF disabled (the CLI's default)
+    # Powertools never flushes, so a long-running worker would otherwise accumulate metrics.
+    # The stage is a per-invocation dimension because several handlers may share one process.
+    metrics.clear_metrics()
+    metrics.add_dimension(name="stage", value=str(stage))
     deadline = Deadline(context, settings.min_remaining_ms, settings.abort_remaining_ms)
     processor = ConcurrentBatchProcessor(settings.concurrency_limit)
     request_id = getattr(context, "aws_request_id", "local")

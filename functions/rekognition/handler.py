@@ -11,8 +11,6 @@ from shared.batch import run_batch
 from shared.observability import logger, metrics
 from shared.status import Stage
 
-metrics.set_default_dimensions(stage=str(Stage.REKOGNITION))
-
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
 @metrics.log_metrics

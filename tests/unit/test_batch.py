@@ -76,3 +76,20 @@ def test_processor_keeps_record_order(rt):
     with proc(event["Records"], lambda record: record.body):
         results = proc.process()
     assert [r[1] for r in results] == [r["body"] for r in event["Records"]]
+
+
+def test_metrics_do_not_pile_up_across_invocations_when_emf_is_off(rt, monkeypatch):
+    # the worker mode runs with EMF disabled, so nothing ever flushes the metric set
+    from shared.batch import JobOutcome
+    from shared.observability import metrics
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+
+    def job(video, ctx):
+        return JobOutcome(output_prefix="s3://x/")
+
+    for i in range(3):
+        event = sqs_event(*({"shortcode": f"run{i}-{k}", "platform": "p"} for k in range(2)))
+        run_batch(event, LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt)
+    assert metrics.metric_set["RecordsSucceeded"]["Value"] == [1.0, 1.0]
+    assert metrics.dimension_set["stage"] == "frame-extract"
