@@ -189,3 +189,22 @@ def test_worker_polls_a_queue_and_runs_the_handler(tmp_path, synth_clip):
         keys = stack.client("s3").list_objects_v2(Bucket=stack.frames_bucket, Prefix="demo/w1/")
         assert len(keys["Contents"]) == len(cuts) + 2
         assert stack.queue_depth(queue) == 0
+
+
+def test_local_run_with_the_rekognition_stage(tmp_path):
+    proc = _local_run(
+        tmp_path, "--out", "out", "--stage", "frame-extract", "--stage", "rekognition"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "frame-extract=succeeded  rekognition=succeeded" in proc.stdout
+    doc = json.loads((tmp_path / "out" / "rekognition" / "analysis.json").read_text())
+    assert doc["emulated"] is True and doc["schema_version"] == 1
+    assert doc["frame_source"] == "manifest"  # ran after frame-extract, so it used its scenes
+    assert doc["metrics"]["frames_analyzed"] == 5  # one per scene of the generated clip
+    assert set(doc) >= {"frames", "scenes", "summary", "metrics", "video"}
+
+
+def test_local_run_refuses_an_unknown_stage(tmp_path):
+    proc = _local_run(tmp_path, "--stage", "telepathy")
+    assert proc.returncode == 2
+    assert "unknown stage 'telepathy'" in proc.stderr
