@@ -118,6 +118,25 @@ CELEBS_1 = {
 CELEBS_2 = {"CelebrityFaces": [], "UnrecognizedFaces": []}
 
 
+ANALYZE_DEFAULTS: dict[str, Any] = {
+    "platform": "p",
+    "shortcode": "s",
+    "manifest": None,
+    "max_frames": 30,
+    "min_interval_s": 2.0,
+    "long_scene_s": 10.0,
+    "scenes": 5,
+    "always_faces": False,
+    "concurrency": 2,
+    "price_per_image_usd": 0.001,
+}
+
+
+def analyze(clip: Any, rek: Rekognition, **overrides: Any) -> dict[str, Any]:
+    """analyze_video with the settings' defaults, overridden where a test says so."""
+    return analyze_video(clip, rek, **(ANALYZE_DEFAULTS | overrides))
+
+
 def test_aggregation_follows_the_responses(aws_env):
     client = boto3.client("rekognition", region_name="us-east-1")
     rek = Rekognition(client)
@@ -194,20 +213,7 @@ def test_aggregation_follows_the_responses(aws_env):
 def test_gating_on_moto_labels_makes_no_face_calls(moto, synth_clip):
     clip, _ = synth_clip
     rek = Rekognition(boto3.client("rekognition"))
-    doc = analyze_video(
-        clip,
-        rek,
-        platform="p",
-        shortcode="s",
-        manifest=None,
-        max_frames=30,
-        min_interval_s=2.0,
-        long_scene_s=10,
-        scenes=5,
-        always_faces=False,
-        concurrency=4,
-        price_per_image_usd=0.001,
-    )
+    doc = analyze(clip, rek, concurrency=4)
     assert doc["metrics"]["frames_analyzed"] == 6  # 12 s clip, one frame every 2 s
     assert doc["metrics"]["api_calls"] == {
         "DetectLabels": 6,
@@ -222,20 +228,7 @@ def test_gating_on_moto_labels_makes_no_face_calls(moto, synth_clip):
 def test_always_faces_calls_every_frame_and_emulation_is_marked(moto, synth_clip):
     clip, _ = synth_clip
     rek = Rekognition(boto3.client("rekognition"), emulated=True)
-    doc = analyze_video(
-        clip,
-        rek,
-        platform="p",
-        shortcode="s",
-        manifest=None,
-        max_frames=3,
-        min_interval_s=2.0,
-        long_scene_s=10,
-        scenes=5,
-        always_faces=True,
-        concurrency=2,
-        price_per_image_usd=0.001,
-    )
+    doc = analyze(clip, rek, max_frames=3, always_faces=True)
     assert doc["metrics"]["api_calls"] == {
         "DetectLabels": 3,
         "DetectFaces": 3,
@@ -269,20 +262,7 @@ def test_throttled_calls_are_retried_and_complete(moto, synth_clip):
     client.meta.events.register_first(
         "before-send.rekognition.DetectLabels", _throttle(calls, fail_first=2)
     )
-    doc = analyze_video(
-        clip,
-        Rekognition(client),
-        platform="p",
-        shortcode="s",
-        manifest=None,
-        max_frames=2,
-        min_interval_s=2.0,
-        long_scene_s=10,
-        scenes=5,
-        always_faces=False,
-        concurrency=1,
-        price_per_image_usd=0.001,
-    )
+    doc = analyze(clip, Rekognition(client), max_frames=2, concurrency=1)
     assert doc["metrics"]["frames_analyzed"] == 2
     assert calls[0] == 4  # two throttled attempts, then two answers
 
@@ -347,20 +327,7 @@ def test_a_tiny_video_still_yields_valid_frames(moto, tmp_path):
         "provide-client-params.rekognition.DetectLabels",
         lambda params, **_: sent.append(params["Image"]["Bytes"]),
     )
-    doc = analyze_video(
-        clip,
-        Rekognition(client),
-        platform="p",
-        shortcode="s",
-        manifest=None,
-        max_frames=30,
-        min_interval_s=2.0,
-        long_scene_s=10,
-        scenes=5,
-        always_faces=False,
-        concurrency=2,
-        price_per_image_usd=0.001,
-    )
+    doc = analyze(clip, Rekognition(client))
     assert doc["metrics"]["frames_analyzed"] == len(sent) == 2
     for data in sent:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
