@@ -286,7 +286,13 @@ def _run_job(
     key = StageKey(job.platform, job.shortcode, stage)
     log = {"platform": job.platform, "shortcode": job.shortcode, "stage": str(stage)}
     lease_s = deadline.remaining_ms() / 1000 + rt.settings.lease_margin_s
-    claim = rt.status.claim(key, worker_id, lease_s)
+    try:
+        claim = rt.status.claim(key, worker_id, lease_s)
+    except Exception:
+        # the status store is down or misconfigured: count it like any transient failure
+        logger.exception("could not claim the stage; SQS will redeliver", extra=log)
+        metrics.add_metric(name="RecordsFailedTransient", unit=MetricUnit.Count, value=1)
+        raise
     if claim.outcome == ClaimOutcome.ALREADY_SUCCEEDED:
         logger.info("stage already succeeded; acknowledging", extra=log)
         metrics.add_metric(name="RecordsDuplicate", unit=MetricUnit.Count, value=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -143,3 +145,13 @@ def test_the_key_can_come_from_an_ssm_securestring(moto, fake_supabase):
     missing = settings.model_copy(update={"supabase_key_parameter": "/nope"})
     with pytest.raises(ConfigurationError, match="/nope"):
         supabase_key(missing)
+
+
+def test_a_failed_claim_is_counted_as_a_transient_failure(
+    on_supabase, context, fake_supabase, monkeypatch, capsys
+):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    fake_supabase.down = True
+    lambda_handler(sqs_event(BODY), context)
+    [blob] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert blob["RecordsFailedTransient"] == [1.0]
