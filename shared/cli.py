@@ -35,6 +35,10 @@ app = typer.Typer(
 )
 local_app = typer.Typer(help="The embedded local mode: moto S3/SNS/SQS, SQLite, real handlers.")
 app.add_typer(local_app, name="local")
+physics_app = typer.Typer(
+    help="Sports physics observations: the schema, validation, and events and statistics."
+)
+app.add_typer(physics_app, name="physics")
 out = Console()
 err = Console(stderr=True)
 
@@ -537,6 +541,59 @@ def local_run(
 
 def _unknown_stage(name: str) -> bool:
     raise typer.BadParameter(f"unknown stage {name!r}; choose from {', '.join(HANDLERS)}")
+
+
+@physics_app.command("schema")
+def physics_schema() -> None:
+    """Print the observation's JSON Schema (the same schema Gemini answers in)."""
+    from functions.physics.schema import json_schema
+
+    out.print_json(data=json_schema())
+
+
+@physics_app.command("validate")
+def physics_validate(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An observation.")],
+) -> None:
+    """Check an observation file; print each problem on its own line and exit 1 if any."""
+    from functions.physics.validate import validate
+
+    obs, problems = validate(file.read_bytes())
+    for problem in problems:
+        out.print(str(problem), highlight=False, soft_wrap=True)
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {file}")
+        raise typer.Exit(code=1)
+    assert obs is not None
+    out.print(f"{file}: valid ({len(obs.samples)} samples over {obs.duration_s:g} s)")
+
+
+@physics_app.command("events")
+def physics_events(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An observation.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the events.")],
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Add per-team and per-player stats.")
+    ] = False,
+) -> None:
+    """Derive possession spells, passes, turnovers and shots from a valid observation."""
+    from functions.physics.events import derive_events, statistics
+    from functions.physics.validate import validate
+
+    obs, problems = validate(file.read_bytes())
+    if obs is None:
+        for problem in problems:
+            err.print(str(problem), highlight=False, soft_wrap=True)
+        err.print(f"{file} is not a valid observation; see `vidpipe physics validate`")
+        raise typer.Exit(code=1)
+    events = derive_events(obs)
+    doc: dict[str, Any] = {"clip": obs.clip, "events": events}
+    if stats:
+        doc["statistics"] = statistics(obs, events)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(doc, indent=2) + "\n")
+    kinds = {k: sum(e["type"] == k for e in events) for k in ("pass", "turnover", "shot")}
+    out.print(f"{len(events)} events ({kinds}) -> {output}", highlight=False)
 
 
 def main() -> None:
