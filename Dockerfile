@@ -15,6 +15,6 @@ COPY shared/ ${LAMBDA_TASK_ROOT}/shared/
 COPY functions/ ${LAMBDA_TASK_ROOT}/functions/
 
 # Import every handler at build time: a broken entrypoint fails the build, not the first event.
-RUN python -c "import functions.frame_extract.handler, functions.rekognition.handler"
+RUN python -c "import functions.frame_extract.handler, functions.rekognition.handler, functions.physics.handler"
 
 CMD ["functions.frame_extract.handler.lambda_handler"]

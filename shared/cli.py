@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from shared.config import Detector, get_settings
 from shared.errors import PermanentError, PipelineError
@@ -35,8 +36,22 @@ app = typer.Typer(
 )
 local_app = typer.Typer(help="The embedded local mode: moto S3/SNS/SQS, SQLite, real handlers.")
 app.add_typer(local_app, name="local")
+
+
+class _PhysicsGroup(TyperGroup):
+    """``vidpipe physics SOURCE ...`` means ``vidpipe physics analyze SOURCE ...`` (the seed's
+    form); ``schema``, ``validate`` and ``events`` stay subcommands."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["analyze", *args]
+        return super().resolve_command(ctx, args)
+
+
 physics_app = typer.Typer(
-    help="Sports physics observations: the schema, validation, and events and statistics."
+    cls=_PhysicsGroup,
+    help="Sports physics with Gemini: analyze clips (vidpipe physics SOURCE ...), the schema, "
+    "validation, events and statistics.",
 )
 app.add_typer(physics_app, name="physics")
 out = Console()
@@ -46,6 +61,7 @@ err = Console(stderr=True)
 HANDLERS: dict[str, str] = {
     str(Stage.FRAME_EXTRACT): "functions.frame_extract.handler.lambda_handler",
     str(Stage.REKOGNITION): "functions.rekognition.handler.lambda_handler",
+    str(Stage.PHYSICS): "functions.physics.handler.lambda_handler",
 }
 StageArg = Annotated[str, typer.Argument(help=f"Stage: {', '.join(HANDLERS)}.")]
 
@@ -541,6 +557,118 @@ def local_run(
 
 def _unknown_stage(name: str) -> bool:
     raise typer.BadParameter(f"unknown stage {name!r}; choose from {', '.join(HANDLERS)}")
+
+
+@physics_app.command("analyze")
+def physics_analyze(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A local video or s3://bucket/clip.mp4; with --batch, s3://bucket/prefix/ "
+            "or a folder."
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the results.")] = Path(
+        "results_physics"
+    ),
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Every video under the prefix/folder.")
+    ] = False,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Gemini model.")] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Gemini API key (default: GEMINI_API_KEY).")
+    ] = None,
+    aws_profile: Annotated[
+        str | None, typer.Option("--aws-profile", help="AWS profile for S3.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Per-video details.")] = False,
+) -> None:
+    """Let Gemini watch each clip; write <clip>_physics.json and <clip>_events.json to -o.
+
+    Failures do not stop a batch: each is reported, and the exit code is 1 if any failed.
+    """
+    import boto3
+
+    from functions.physics.job import analyze_file, make_analyzer
+    from shared.messages import VIDEO_EXTENSIONS
+    from shared.storage import S3Storage
+
+    settings = get_settings()
+    try:
+        analyzer = make_analyzer(settings, api_key=api_key, model=model)
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    storage: S3Storage | None = None
+    if source.startswith("s3://"):
+        session = boto3.Session(profile_name=aws_profile) if aws_profile else boto3.Session()
+        from botocore.config import Config
+
+        storage = S3Storage(
+            session.client(
+                "s3",
+                endpoint_url=settings.s3_endpoint_url,
+                config=Config(retries={"mode": "adaptive"}),
+            ),
+            tmp_dir=settings.tmp_dir,
+        )
+    # the clips: (display name, local path or (bucket, key))
+    clips: list[tuple[str, Any]] = []
+    if storage is not None:
+        bucket, _, key = source[5:].partition("/")
+        keys = storage.list_keys(bucket, key) if batch else [key]
+        clips = [(k, (bucket, k)) for k in keys if k.rsplit(".", 1)[-1].lower() in VIDEO_EXTENSIONS]
+    else:
+        root = Path(source)
+        paths = sorted(p for p in root.iterdir()) if batch and root.is_dir() else [root]
+        clips = [(str(p), p) for p in paths if p.suffix.lstrip(".").lower() in VIDEO_EXTENSIONS]
+    if not clips:
+        err.print(f"[red]error:[/red] no video found at {source}")
+        raise typer.Exit(code=2)
+    output.mkdir(parents=True, exist_ok=True)
+    failed: list[tuple[str, str]] = []
+    for n, (name, where) in enumerate(clips, 1):
+        stem = Path(name).stem
+        started = time.monotonic()
+        err.print(f"[{n}/{len(clips)}] {name}")
+        try:
+            with ExitStack() as stack:
+                if isinstance(where, tuple):
+                    path = stack.enter_context(
+                        storage.download_to_temp(  # type: ignore[union-attr]
+                            where[0], where[1], max_bytes=settings.max_video_bytes
+                        )
+                    )
+                else:
+                    path = where
+                physics, events, result = analyze_file(analyzer, path, clip=name)
+        except PipelineError as exc:
+            failed.append((name, f"{exc.error_class}: {exc}"))
+            out.print(
+                f"  failed: {name}: {exc.error_class}: {exc}", highlight=False, soft_wrap=True
+            )
+            continue
+        (output / f"{stem}_physics.json").write_text(json.dumps(physics, indent=2) + "\n")
+        (output / f"{stem}_events.json").write_text(json.dumps(events, indent=2) + "\n")
+        kinds = {
+            k: sum(e["type"] == k for e in events["events"]) for k in ("pass", "turnover", "shot")
+        }
+        line = (
+            f"  ok: {name}: {len(result.observation.samples)} samples, {kinds}, "
+            f"{time.monotonic() - started:.1f} s"
+        )
+        if verbose:
+            line += (
+                f", attempts={result.attempts}, cached={result.cached}, "
+                f"tokens={result.usage}, cost~${result.cost_usd:.4f}"
+            )
+        out.print(line, highlight=False, soft_wrap=True)
+    out.print(
+        f"{len(clips) - len(failed)} succeeded, {len(failed)} failed -> {output}", highlight=False
+    )
+    for name, why in failed:
+        out.print(f"  {name}: {why}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(code=1)
 
 
 @physics_app.command("schema")

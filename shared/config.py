@@ -65,6 +65,21 @@ class Settings(BaseSettings):
     rekognition_price_per_image_usd: float = Field(0.001, ge=0)
     rekognition_emulated: bool = False
 
+    # --- physics (Gemini) ----------------------------------------------------------------------
+    gemini_api_key: SecretStr | None = None
+    gemini_api_key_parameter: str | None = None
+    gemini_model: str = "gemini-3-flash-preview"
+    gemini_fps: float = Field(16.0, gt=0, le=60)
+    gemini_active_timeout_s: float = Field(300.0, gt=0)
+    gemini_poll_interval_s: float = Field(2.0, gt=0)
+    gemini_use_cache: bool = True
+    gemini_cache_ttl_s: int = Field(600, ge=60)
+    gemini_retries: int = Field(3, ge=1, le=10)
+    gemini_timeout_s: float = Field(300.0, gt=0)
+    gemini_price_input_per_mtok: float = Field(0.50, ge=0)
+    gemini_price_output_per_mtok: float = Field(3.00, ge=0)
+    gemini_price_cached_per_mtok: float = Field(0.05, ge=0)
+
     # --- batch behaviour ---------------------------------------------------------------------
     concurrency_limit: int = Field(2, ge=1, le=64)
     min_remaining_ms: int = Field(60_000, ge=0)

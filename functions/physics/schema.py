@@ -78,8 +78,10 @@ class Observation(_Model):
 
     schema_version: int = Field(SCHEMA_VERSION, description="Schema version of this document.")
     clip: str = Field(description="The clip's name, e.g. its S3 key.")
-    duration_s: float = Field(gt=0.0, description="Clip duration in seconds.")
-    sample_fps: float = Field(gt=0.0, description="Samples per second the observation was made at.")
+    duration_s: float = Field(ge=0.001, description="Clip duration in seconds.")
+    sample_fps: float = Field(
+        ge=0.001, description="Samples per second the observation was made at."
+    )
     samples: list[Sample]
 
 

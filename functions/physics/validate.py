@@ -23,6 +23,8 @@ from functions.physics.schema import GRID, Observation, cell_of
 
 #: How far (as a share of the frame) a position may lie outside its named zone's cell.
 ZONE_TOLERANCE = 0.02
+#: How far (seconds) a reported duration may differ from the real clip's.
+DURATION_TOLERANCE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ def parse(data: Any) -> tuple[Observation | None, list[Problem]]:
         raw = json.loads(data) if isinstance(data, str | bytes) else data
     except ValueError as exc:
         return None, [Problem("$", f"not JSON: {exc}")]
+    if isinstance(raw, dict) and "analysis" in raw:
+        # physics.json carries how it was made (model, tokens, cost) beside the observation
+        raw = {k: v for k, v in raw.items() if k != "analysis"}
     try:
         return Observation.model_validate(raw), []
     except ValidationError as exc:
@@ -117,10 +122,26 @@ def check(obs: Observation) -> list[Problem]:
     return problems
 
 
-def validate(data: Any) -> tuple[Observation | None, list[Problem]]:
-    """Parse and check; the observation is returned only when there is no problem at all."""
+def validate(
+    data: Any, *, clip_duration_s: float | None = None
+) -> tuple[Observation | None, list[Problem]]:
+    """Parse and check; the observation is returned only when there is no problem at all.
+
+    Args:
+        data: JSON text or bytes, or a dict.
+        clip_duration_s: the real clip's duration in seconds, when known: ``duration_s`` must
+            match it within :data:`DURATION_TOLERANCE_S`.
+    """
     obs, problems = parse(data)
     if obs is None:
         return None, problems
     problems = check(obs)
+    if clip_duration_s is not None and abs(obs.duration_s - clip_duration_s) > DURATION_TOLERANCE_S:
+        problems.insert(
+            0,
+            Problem(
+                "$.duration_s",
+                f"{obs.duration_s} s does not match the clip's {clip_duration_s:.3f} s",
+            ),
+        )
     return (obs if not problems else None), problems

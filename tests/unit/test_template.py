@@ -75,6 +75,9 @@ def test_no_secret_in_the_template():
     assert env["SUPABASE_KEY_PARAMETER"] == {"Fn::Sub": "/${SupabaseKeyParameterName}"}
     text = (Path(__file__).parents[2] / "template.yaml").read_text()
     assert "eyJ" not in text  # no JWT-shaped literal
+    physics_env = RESOURCES["PhysicsFunction"]["Properties"]["Environment"]["Variables"]
+    assert "GEMINI_API_KEY" not in physics_env
+    assert physics_env["GEMINI_API_KEY_PARAMETER"] == {"Fn::Sub": "/${GeminiKeyParameterName}"}
 
 
 def test_the_local_stack_is_built_from_the_template(tmp_path):

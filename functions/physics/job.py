@@ -1,0 +1,122 @@
+"""The physics stage for one video: Gemini's observation, then events and statistics, to S3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from functions.physics.events import derive_events, statistics
+from functions.physics.gemini import GeminiAnalyzer, GeminiResult, Prices, make_client
+from functions.physics.gemini import observation_json as observation_doc
+from shared.batch import JobContext, JobOutcome
+from shared.config import Settings
+from shared.errors import ConfigurationError
+from shared.messages import VideoJob
+from shared.observability import MetricUnit
+from shared.video import open_video, video_info
+
+
+def gemini_api_key(settings: Settings) -> str:
+    """``GEMINI_API_KEY``, else the SSM SecureString ``GEMINI_API_KEY_PARAMETER`` names.
+
+    Raises:
+        ConfigurationError: neither is set, or the parameter cannot be read.
+    """
+    if settings.gemini_api_key is not None:
+        return settings.gemini_api_key.get_secret_value()
+    if not settings.gemini_api_key_parameter:
+        raise ConfigurationError("set GEMINI_API_KEY or GEMINI_API_KEY_PARAMETER")
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        return str(
+            parameters.get_parameter(settings.gemini_api_key_parameter, decrypt=True, max_age=300)
+        )
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigurationError(
+            f"cannot read SSM parameter {settings.gemini_api_key_parameter}: {exc}"
+        ) from exc
+
+
+def make_analyzer(
+    settings: Settings,
+    *,
+    api_key: str | None = None,
+    model: str | None = None,
+    http_client: httpx.Client | None = None,
+) -> GeminiAnalyzer:
+    """The analyzer configured from settings (``GEMINI_*``)."""
+    client = make_client(
+        api_key or gemini_api_key(settings),
+        retries=settings.gemini_retries,
+        timeout_s=settings.gemini_timeout_s,
+        http_client=http_client,
+    )
+    return GeminiAnalyzer(
+        client,
+        model=model or settings.gemini_model,
+        fps=settings.gemini_fps,
+        use_cache=settings.gemini_use_cache,
+        cache_ttl_s=settings.gemini_cache_ttl_s,
+        active_timeout_s=settings.gemini_active_timeout_s,
+        poll_interval_s=settings.gemini_poll_interval_s,
+        prices=Prices(
+            settings.gemini_price_input_per_mtok,
+            settings.gemini_price_output_per_mtok,
+            settings.gemini_price_cached_per_mtok,
+        ),
+    )
+
+
+def analyze_file(
+    analyzer: GeminiAnalyzer, path: Path, clip: str
+) -> tuple[dict[str, Any], dict[str, Any], GeminiResult]:
+    """``(physics.json, events.json, result)`` for one local video file.
+
+    Raises:
+        CorruptVideoError: not a readable video.
+        GeminiUnavailableError, GeminiRejectedError, InvalidObservationError: from Gemini.
+    """
+    info = video_info(open_video(path))
+    duration = info.frame_count / float(info.fps) if info.frame_count else 0.0
+    result = analyzer.analyze(path, clip=clip, duration_s=duration)
+    events = derive_events(result.observation)
+    return (
+        observation_doc(result),
+        {"clip": clip, "events": events, "statistics": statistics(result.observation, events)},
+        result,
+    )
+
+
+def physics_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
+    """Analyse one video; write ``physics/physics.json`` and ``physics/events.json``.
+
+    Raises:
+        VideoMissingError, VideoTooLargeError, CorruptVideoError: permanent.
+        GeminiUnavailableError, StorageUnavailableError: transient.
+        GeminiRejectedError, InvalidObservationError: permanent.
+        ConfigurationError: no Gemini key.
+    """
+    settings, storage = ctx.settings, ctx.storage
+    bucket = settings.s3_bucket_frames
+    base = f"{job.platform}/{job.shortcode}/physics"
+    analyzer = make_analyzer(settings)
+    ctx.deadline.check()
+    with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
+        physics, events, result = analyze_file(analyzer, path, clip=job.key)
+    storage.put_json(bucket, f"{base}/physics.json", physics)
+    storage.put_json(bucket, f"{base}/events.json", events)
+    ctx.add_metric("GeminiTokens", MetricUnit.Count, sum(result.usage.values()))
+    return JobOutcome(
+        output_prefix=f"s3://{bucket}/{base}/",
+        metrics={
+            "samples": len(result.observation.samples),
+            "events": len(events["events"]),
+            "attempts": result.attempts,
+            "cached": result.cached,
+            "usage_tokens": result.usage,
+            "estimated_cost_usd": result.cost_usd,
+        },
+    )
