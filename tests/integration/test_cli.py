@@ -20,7 +20,20 @@ VIDPIPE = [sys.executable, "-m", "shared.cli"]
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["frames"], ["invoke"], ["local", "run"], ["worker"], ["status"]]
+    "args",
+    [
+        [],
+        ["frames"],
+        ["invoke"],
+        ["local", "run"],
+        ["worker"],
+        ["status"],
+        ["rekognition"],
+        ["physics"],
+        ["physics", "analyze"],
+        ["physics", "validate"],
+        ["physics", "events"],
+    ],
 )
 def test_help_explains_each_command(args):
     result = runner.invoke(app, [*args, "--help"])
