@@ -442,6 +442,14 @@ def local_run(
         typer.Option(help="Keep the SQLite status and temp files here (default: a temp dir)."),
     ] = None,
     timeout_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600.0,
+    visibility_timeout_s: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Local queues' visibility timeout: how soon a failed "
+            "record is retried (AWS uses 6 x the function timeout).",
+        ),
+    ] = 5,
     stages: Annotated[
         list[str] | None,
         typer.Option(
@@ -479,7 +487,16 @@ def local_run(
             for name in (stages or [str(Stage.FRAME_EXTRACT)])
             if name in HANDLERS or _unknown_stage(name)
         ]
-        stack_ = stack.enter_context(local_stack(state, stages=tuple(wanted)))
+        if Stage.PHYSICS in wanted:
+            from functions.physics.job import gemini_api_key
+
+            try:
+                gemini_api_key(get_settings())
+            except PipelineError as exc:
+                raise _fail(exc) from exc
+        stack_ = stack.enter_context(
+            local_stack(state, stages=tuple(wanted), visibility_timeout_s=visibility_timeout_s)
+        )
         err.print(f"moto S3/SNS/SQS on {stack_.endpoint}; status in SQLite under {state}")
         ext = video.suffix.lower() or ".mp4"
         key = f"{platform}/{code}/video{ext}"
@@ -497,10 +514,12 @@ def local_run(
 
             def finished(stage: Stage = stage) -> bool:
                 states = [st for st in rt.status.stages(platform, code) if st.stage == stage]
-                return bool(states) and states[0].status in (
+                done = bool(states) and states[0].status in (
                     StageStatus.SUCCEEDED,
                     StageStatus.FAILED,
                 )
+                # a record that kept failing ends in the DLQ after maxReceiveCount receives
+                return done or stack_.queue_depth(stack_.dlq_urls[stage]) > 0
 
             deployed = stack_.deployed[stage]
             poller = SqsPoller(

@@ -221,3 +221,23 @@ def test_local_run_refuses_an_unknown_stage(tmp_path):
     proc = _local_run(tmp_path, "--stage", "telepathy")
     assert proc.returncode == 2
     assert "unknown stage 'telepathy'" in proc.stderr
+
+
+def test_local_run_stops_when_a_failing_record_reaches_the_dlq(tmp_path, monkeypatch):
+    # a handler that always reports its records as failed: after maxReceiveCount (5) receives
+    # SQS moves the message to the DLQ, and the local run stops there instead of timing out
+    import shared.cli as cli
+
+    def always_failing(event, context):
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+    monkeypatch.setattr(cli, "load_handler", lambda stage: always_failing)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app, ["local", "run", "--out", "out", "--visibility-timeout-s", "0", "--timeout-s", "120"]
+    )
+    assert result.exit_code == 1, result.output
+    # both the video's event and the s3:TestEvent moto sends first (which the real handler
+    # would acknowledge) end in the DLQ
+    assert "dlq=2" in result.stdout
+    assert "status=none" in result.stdout
