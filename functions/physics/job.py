@@ -12,9 +12,9 @@ from functions.physics.gemini import GeminiAnalyzer, GeminiResult, Prices, make_
 from functions.physics.gemini import observation_json as observation_doc
 from shared.batch import JobContext, JobOutcome
 from shared.config import Settings
-from shared.errors import ConfigurationError
 from shared.messages import VideoJob
 from shared.observability import MetricUnit
+from shared.secrets import resolve_secret
 from shared.video import open_video, video_info
 
 
@@ -24,20 +24,9 @@ def gemini_api_key(settings: Settings) -> str:
     Raises:
         ConfigurationError: neither is set, or the parameter cannot be read.
     """
-    if settings.gemini_api_key is not None:
-        return settings.gemini_api_key.get_secret_value()
-    if not settings.gemini_api_key_parameter:
-        raise ConfigurationError("set GEMINI_API_KEY or GEMINI_API_KEY_PARAMETER")
-    from aws_lambda_powertools.utilities import parameters
-
-    try:
-        return str(
-            parameters.get_parameter(settings.gemini_api_key_parameter, decrypt=True, max_age=300)
-        )
-    except parameters.exceptions.GetParameterError as exc:
-        raise ConfigurationError(
-            f"cannot read SSM parameter {settings.gemini_api_key_parameter}: {exc}"
-        ) from exc
+    return resolve_secret(
+        settings.gemini_api_key, settings.gemini_api_key_parameter, name="GEMINI_API_KEY"
+    )
 
 
 def make_analyzer(

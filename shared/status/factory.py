@@ -4,32 +4,20 @@ from __future__ import annotations
 
 from shared.config import Settings, StatusBackend
 from shared.errors import ConfigurationError
+from shared.secrets import resolve_secret
 from shared.status import StatusStore
 
 
 def supabase_key(settings: Settings) -> str:
     """The service-role key: ``SUPABASE_KEY``, else the SSM SecureString that
-    ``SUPABASE_KEY_PARAMETER`` names (read with Powertools Parameters, decrypted, cached 5 min).
+    ``SUPABASE_KEY_PARAMETER`` names.
 
     Raises:
         ConfigurationError: neither is set, or the parameter cannot be read.
     """
-    if settings.supabase_key is not None:
-        return settings.supabase_key.get_secret_value()
-    if not settings.supabase_key_parameter:
-        raise ConfigurationError(
-            "STATUS_BACKEND=supabase needs SUPABASE_KEY or SUPABASE_KEY_PARAMETER"
-        )
-    from aws_lambda_powertools.utilities import parameters
-
-    try:
-        return str(
-            parameters.get_parameter(settings.supabase_key_parameter, decrypt=True, max_age=300)
-        )
-    except parameters.exceptions.GetParameterError as exc:
-        raise ConfigurationError(
-            f"cannot read SSM parameter {settings.supabase_key_parameter}: {exc}"
-        ) from exc
+    return resolve_secret(
+        settings.supabase_key, settings.supabase_key_parameter, name="SUPABASE_KEY"
+    )
 
 
 def make_status_store(settings: Settings) -> StatusStore:
