@@ -16,10 +16,12 @@ from botocore.config import Config
 from shared.config import Settings
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str | None, int, float, float, int], Any] = {}
+_clients: dict[tuple[str, str | None, int, float, float, int, str | None], Any] = {}
 
 
-def client(service: str, settings: Settings, *, retries: int | None = None) -> Any:
+def client(
+    service: str, settings: Settings, *, retries: int | None = None, profile: str | None = None
+) -> Any:
     """Return a cached boto3 client for ``service``.
 
     Args:
@@ -28,6 +30,8 @@ def client(service: str, settings: Settings, *, retries: int | None = None) -> A
             botocore's adaptive mode; ``retries`` overrides it, e.g. ``REKOGNITION_RETRIES``),
             ``S3_CONNECT_TIMEOUT``/``S3_READ_TIMEOUT`` (seconds), ``S3_UPLOAD_WORKERS`` (size of
             the connection pool) and ``S3_ENDPOINT_URL`` (a local endpoint, for the local mode).
+        retries: overrides ``S3_RETRIES`` for this client.
+        profile: an AWS profile name (the CLI's ``--aws-profile``); the default chain otherwise.
     """
     attempts = settings.s3_retries if retries is None else retries
     key = (
@@ -37,6 +41,7 @@ def client(service: str, settings: Settings, *, retries: int | None = None) -> A
         settings.s3_connect_timeout,
         settings.s3_read_timeout,
         settings.s3_upload_workers,
+        profile,
     )
     with _lock:
         if key not in _clients:
@@ -46,7 +51,7 @@ def client(service: str, settings: Settings, *, retries: int | None = None) -> A
                 read_timeout=settings.s3_read_timeout,
                 max_pool_connections=max(10, settings.s3_upload_workers * 2),
             )
-            _clients[key] = boto3.session.Session().client(
+            _clients[key] = boto3.session.Session(profile_name=profile).client(
                 service, endpoint_url=settings.s3_endpoint_url, config=config
             )
         return _clients[key]

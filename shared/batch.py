@@ -42,7 +42,6 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from shared import aws
 from shared.config import Settings, get_settings
 from shared.errors import (
     ClaimHeldError,
@@ -115,13 +114,11 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         """Wire S3 and the configured status store from ``settings``."""
-        storage = S3Storage(
-            aws.client("s3", settings),
-            retry_delay_s=settings.s3_retry_delay,
-            upload_workers=settings.s3_upload_workers,
-            tmp_dir=settings.tmp_dir,
+        return cls(
+            settings=settings,
+            storage=S3Storage.from_settings(settings),
+            status=make_status_store(settings),
         )
-        return cls(settings=settings, storage=storage, status=make_status_store(settings))
 
 
 @lru_cache(maxsize=1)

@@ -188,7 +188,6 @@ def _resolve_video(video: str, settings: Any, stack: ExitStack) -> tuple[Path, s
 
     if not video.startswith("s3://"):
         return Path(video), None, _safe_shortcode(Path(video).stem)
-    from shared import aws
     from shared.storage import S3Storage
 
     bucket, key = _split_s3_uri(video)
@@ -196,7 +195,7 @@ def _resolve_video(video: str, settings: Any, stack: ExitStack) -> tuple[Path, s
         platform, code, _ = parse_video_key(key)
     except PipelineError:
         platform, code = None, _safe_shortcode(Path(key).stem)
-    storage = S3Storage(aws.client("s3", settings), tmp_dir=settings.tmp_dir)
+    storage = S3Storage.from_settings(settings)
     path = stack.enter_context(
         storage.download_to_temp(bucket, key, max_bytes=settings.max_video_bytes)
     )
@@ -606,7 +605,6 @@ def physics_analyze(
 
     Failures do not stop a batch: each is reported, and the exit code is 1 if any failed.
     """
-    import boto3
 
     from functions.physics.job import analyze_file, make_analyzer
     from shared.messages import VIDEO_EXTENSIONS
@@ -619,17 +617,7 @@ def physics_analyze(
         raise _fail(exc) from exc
     storage: S3Storage | None = None
     if source.startswith("s3://"):
-        session = boto3.Session(profile_name=aws_profile) if aws_profile else boto3.Session()
-        from botocore.config import Config
-
-        storage = S3Storage(
-            session.client(
-                "s3",
-                endpoint_url=settings.s3_endpoint_url,
-                config=Config(retries={"mode": "adaptive"}),
-            ),
-            tmp_dir=settings.tmp_dir,
-        )
+        storage = S3Storage.from_settings(settings, profile=aws_profile)
     # the clips: (display name, local path or (bucket, key))
     clips: list[tuple[str, Any]] = []
     if storage is not None:

@@ -104,6 +104,24 @@ class S3Storage:
         self.upload_workers = upload_workers
         self.tmp_dir = Path(tmp_dir)
 
+    @classmethod
+    def from_settings(cls, settings: Any, *, profile: str | None = None) -> S3Storage:
+        """Storage wired from settings: the cached client (retries, time-outs, endpoint),
+        ``S3_RETRY_DELAY``, ``S3_UPLOAD_WORKERS`` and ``TMP_DIR``.
+
+        Args:
+            settings: a :class:`shared.config.Settings`.
+            profile: an AWS profile name, else the default credential chain.
+        """
+        from shared import aws
+
+        return cls(
+            aws.client("s3", settings, profile=profile),
+            retry_delay_s=settings.s3_retry_delay,
+            upload_workers=settings.s3_upload_workers,
+            tmp_dir=settings.tmp_dir,
+        )
+
     # ---- helpers -----------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T], *, rerun: bool = False) -> T:
         attempts = 2 if rerun else 1
