@@ -91,7 +91,12 @@ class Rekognition:
         self._lock = threading.Lock()
         if emulated:
             for op in ("DetectFaces", "RecognizeCelebrities"):
-                client.meta.events.register(f"before-call.rekognition.{op}", _emulated(op))
+                # the client is cached across jobs: one hook per operation, however many adapters
+                client.meta.events.register(
+                    f"before-call.rekognition.{op}",
+                    _emulated(op),
+                    unique_id=f"vidpipe-emulated-{op}",
+                )
 
     def _call(self, operation: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         with self._lock:
