@@ -7,6 +7,7 @@ faster than PyAV for detection on this hardware.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -60,8 +61,15 @@ def single_threaded_opencv() -> None:
     cv2.setNumThreads(0)
 
 
-def open_video(path: Path | str) -> VideoStreamCv2:
+def open_video(
+    path: Path | str, factory: Callable[[str], VideoStreamCv2] = VideoStreamCv2
+) -> VideoStreamCv2:
     """Open a local video file for decoding.
+
+    Args:
+        path: the file.
+        factory: builds the stream from the path (a ``VideoStreamCv2`` subclass, e.g. one that
+            taps the decoded frames); its open errors get the same clear messages.
 
     Raises:
         CorruptVideoError: the file is missing, empty, not a video, or has no frame rate.
@@ -72,7 +80,7 @@ def open_video(path: Path | str) -> VideoStreamCv2:
     if p.stat().st_size == 0:
         raise CorruptVideoError(f"{p.name}: file is empty")
     try:
-        stream = VideoStreamCv2(str(p))
+        stream = factory(str(p))
     except (VideoOpenFailure, OSError, ValueError) as exc:
         raise CorruptVideoError(
             f"{p.name}: not a readable video (the decoder could not open it)"

@@ -342,10 +342,9 @@ def extract_keyframes(
     """
     started = time.perf_counter()
     single_threaded_opencv()
-    # Open once to validate and read facts, with clear errors; the tapped stream reopens it.
-    probe = open_video(video_path)
-    info: VideoInfo = video_info(probe)
-    del probe
+    tap: queue.Queue[tuple[int, int, np.ndarray] | None] = queue.Queue()
+    stream = open_video(video_path, factory=lambda p: _TappedStream(p, tap))
+    info: VideoInfo = video_info(stream)
     fps = info.fps
     display = info.display_size
     frame_bytes = info.width * info.height * 3
@@ -396,8 +395,6 @@ def extract_keyframes(
         scene_start = cut
         emit_ready()
 
-    tap: queue.Queue[tuple[int, int, np.ndarray] | None] = queue.Queue()
-    stream = _TappedStream(str(video_path), tap)
     wrapper = _KeyframeDetector(detector, tap, on_frame, on_cut, check_deadline)
     manager = SceneManager()
     manager.add_detector(wrapper)

@@ -136,11 +136,12 @@ def read_frames(path: Path | str, frames: list[int]) -> dict[int, np.ndarray]:
     Raises:
         CorruptVideoError: the file is not a readable video.
     """
-    stream = open_video(path)
-    del stream
     wanted = set(frames)
     out: dict[int, np.ndarray] = {}
     cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise CorruptVideoError(f"{Path(path).name}: not a readable video")
     try:
         i, last = 0, max(wanted) if wanted else -1
         while i <= last and cap.grab():
