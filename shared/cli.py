@@ -1,8 +1,9 @@
 """``vidpipe``: the command line (typer).
 
-Commands: ``frames`` (one video to a folder), ``invoke`` (a handler on an event file, like
-``sam local invoke``), ``local run`` (the whole S3 -> SNS -> SQS -> Lambda path on moto),
-``worker`` (the poller against real SQS) and ``status``.
+Commands: ``frames`` (one video to a folder), ``landmarks`` (one video to a folder, or a folder
+to S3), ``config`` (write a landmarks preset as JSON), ``rekognition``, ``physics``, ``invoke``
+(a handler on an event file, like ``sam local invoke``), ``local run`` (the whole
+S3 -> SNS -> SQS -> Lambda path on moto), ``worker`` (the poller against real SQS) and ``status``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ err = Console(stderr=True)
 #: Stage name -> handler import path (the image's ImageConfig.Command per function).
 HANDLERS: dict[str, str] = {
     str(Stage.FRAME_EXTRACT): "functions.frame_extract.handler.lambda_handler",
+    str(Stage.LANDMARKS): "functions.landmarks.handler.lambda_handler",
     str(Stage.REKOGNITION): "functions.rekognition.handler.lambda_handler",
     str(Stage.PHYSICS): "functions.physics.handler.lambda_handler",
 }
@@ -271,6 +273,187 @@ def rekognition(
         f"{len(analysis['scenes'])} scenes -> {out_dir / 'analysis.json'}  calls="
         f"{m['api_calls']}  saved={m['calls_saved_by_gating']}  "
         f"cost~${m['estimated_cost_usd']:.3f}" + ("  (emulated)" if analysis["emulated"] else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        help="Landmarks preset: development, production, high_accuracy, fast_processing "
+        "(default: LANDMARKS_PRESET, production).",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        dir_okay=False,
+        help="Landmarks JSON config (vidpipe config); replaces --preset.",
+    ),
+]
+
+
+@app.command("config")
+def config_cmd(
+    preset: Annotated[
+        str, typer.Option(help="development, production, high_accuracy or fast_processing.")
+    ] = "production",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Write a landmarks preset as a JSON config to edit and pass back with --config."""
+    from functions.landmarks.config import preset_config
+
+    try:
+        cfg = preset_config(preset)
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    text = json.dumps(cfg.model_dump(mode="json"), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    out.print(f"preset {preset} -> {output}", highlight=False)
+
+
+@app.command()
+def landmarks(
+    video: Annotated[
+        str | None,
+        typer.Argument(help="A local video path or an s3://bucket/key URI (or use --video-dir)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for landmarks.npz and landmarks.json."),
+    ] = None,
+    preset: PresetOpt = None,
+    config: ConfigOpt = None,
+    fps: Annotated[
+        float | None, typer.Option("--fps", min=0.001, help="Sampled frames per second.")
+    ] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(min=1, help="Most sampled frames per video.")
+    ] = None,
+    hands: Annotated[
+        bool | None, typer.Option("--hands/--no-hands", help="Hand landmarks (holistic graph).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=0, help="Segment workers (0: one per CPU).")
+    ] = None,
+    video_dir: Annotated[
+        Path | None,
+        typer.Option(file_okay=False, help="Process every video in this folder to S3."),
+    ] = None,
+    s3_bucket: Annotated[str | None, typer.Option(help="Target bucket with --video-dir.")] = None,
+    s3_prefix: Annotated[str, typer.Option(help="Key prefix with --video-dir.")] = "",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """MediaPipe pose (and hand) landmarks: VIDEO to --out, or --video-dir to --s3-bucket.
+
+    Arrays: timestamps_s (T,), frame_index (T,), pose (T, 33, 4), hands (T, 2, 21, 3) with
+    --hands; NaN where nothing was found. Exit code 1 if any video of a folder failed.
+    """
+    from rich.progress import Progress
+
+    from functions.landmarks.api import LandmarksPipeline, video_files
+    from functions.landmarks.config import resolve_config
+    from functions.landmarks.landmarks import extract_landmarks
+
+    settings = get_settings()
+    if (video is None) == (video_dir is None):
+        raise typer.BadParameter("give either VIDEO (with --out) or --video-dir (with --s3-bucket)")
+    if video is not None and out_dir is None:
+        raise typer.BadParameter("VIDEO needs --out DIR")
+    if video_dir is not None and not s3_bucket:
+        raise typer.BadParameter("--video-dir needs --s3-bucket")
+    try:
+        if config is None and preset is None and settings.landmarks_config is not None:
+            config = settings.landmarks_config
+        cfg = resolve_config(
+            preset=preset or (None if config else settings.landmarks_preset), config_path=config
+        ).with_overrides(target_fps=fps, max_frames=max_frames, hands=hands, workers=workers)
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    show = progress and sys.stderr.isatty()
+
+    if video_dir is not None:
+        from shared.storage import S3Storage
+
+        try:
+            files = video_files(video_dir)
+        except PipelineError as exc:
+            raise _fail(exc) from exc
+        pipeline = LandmarksPipeline(
+            video_dir,
+            str(s3_bucket),
+            s3_prefix,
+            config=cfg,
+            storage=S3Storage.from_settings(settings),
+        )
+        with Progress(console=err, transient=True, disable=not show) as bar:
+            overall = bar.add_task("videos", total=len(files))
+            frames_task = bar.add_task("frames", total=None)
+
+            def started(path: Path) -> None:
+                bar.reset(frames_task, total=None, description=path.name)
+
+            def finished(path: Path, error: str | None) -> None:
+                bar.advance(overall)
+                if error is not None:
+                    err.print(f"[red]failed:[/red] {path.name}: {error}", highlight=False)
+
+            summary = pipeline.run(
+                on_start=started,
+                on_video=finished,
+                on_frame=lambda: bar.advance(frames_task),
+            )
+        table = Table(title=f"landmarks -> s3://{s3_bucket}/{s3_prefix}")
+        for col in ("videos", "processed", "failed", "frames"):
+            table.add_column(col, justify="right")
+        table.add_row(
+            str(len(files)),
+            str(summary.processed),
+            str(summary.failed),
+            str(summary.total_frames),
+        )
+        out.print(table)
+        for name, message in summary.errors.items():
+            out.print(f"  {name}: {message}", highlight=False, soft_wrap=True)
+        if summary.failed:
+            raise typer.Exit(code=1)
+        return
+
+    from shared.messages import validate_platform, validate_shortcode
+
+    assert out_dir is not None and video is not None
+    try:
+        with ExitStack() as stack, Progress(console=err, transient=True, disable=not show) as bar:
+            path, key_platform, default_code = _resolve_video(video, settings, stack)
+            task = bar.add_task("landmarks", total=None)
+            result = extract_landmarks(
+                path,
+                cfg,
+                platform=validate_platform(key_platform or "local"),
+                shortcode=validate_shortcode(default_code),
+                on_plan=lambda n: bar.update(task, total=n),
+                on_frame=lambda: bar.advance(task),
+            )
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "landmarks.npz").write_bytes(result.to_npz_bytes())
+    (out_dir / "landmarks.json").write_text(json.dumps(result.metadata, indent=2) + "\n")
+    m = result.metadata
+    hand_part = f", hands in {m['hand_frames']}" if m["hand_frames"] is not None else ""
+    out.print(
+        f"{result.frames} frames at {m['sampling']['fps_used']:g} fps: pose in "
+        f"{m['pose_frames']} ({100 * m['detection_rate']:.0f}%){hand_part} -> {out_dir}/  "
+        f"({m['timings']['total_s']:.2f} s, {m['timings']['frames_per_second']:g} frames/s)",
         highlight=False,
         soft_wrap=True,
     )

@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     min_scene_len_frames: int = Field(15, ge=1)
     jpeg_quality: int = Field(90, ge=1, le=100)
     keyframe_buffer_mb: int = Field(128, ge=16, le=4096)
+
+    # --- landmarks -----------------------------------------------------------------------------
+    landmarks_preset: str = Field(
+        "production", pattern="^(development|production|high_accuracy|fast_processing)$"
+    )
+    landmarks_config: Path | None = None
+    landmarks_workers: int = Field(0, ge=0, le=64)
 
     # --- rekognition ---------------------------------------------------------------------------
     rekognition_max_frames: int = Field(30, ge=1, le=1000)
@@ -107,6 +114,11 @@ class Settings(BaseSettings):
 
     # --- observability -----------------------------------------------------------------------
     debug: bool = False
+
+    @field_validator("landmarks_config", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -18,6 +18,7 @@ What is still failing after that becomes a :class:`~shared.errors.StorageUnavail
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import shutil
 import tempfile
@@ -252,6 +253,52 @@ class S3Storage:
         self._call(
             f"s3://{bucket}/{key}",
             lambda: self.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type),
+            rerun=True,
+        )
+
+    def upload_bytes(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str,
+        *,
+        chunk_size: int = 8 * 1024 * 1024,
+        max_workers: int = 10,
+    ) -> None:
+        """Upload an in-memory object with s3transfer, never through a local file.
+
+        Objects of at least ``chunk_size`` bytes go up as a multipart upload of ``chunk_size``
+        parts, ``max_workers`` parts at a time (s3transfer reads the parts from the buffer);
+        smaller ones in one ``PutObject``. A failed transfer is re-run once, from the buffer.
+
+        Args:
+            bucket: target bucket.
+            key: target key.
+            data: the object's bytes.
+            content_type: its ``Content-Type``.
+            chunk_size: multipart threshold and part size in bytes (S3 needs at least 5 MiB).
+            max_workers: parallel part uploads.
+
+        Raises:
+            StorageUnavailableError: S3 kept failing.
+            ConfigurationError: the bucket does not exist.
+        """
+        config = TransferConfig(
+            multipart_threshold=chunk_size,
+            multipart_chunksize=chunk_size,
+            max_concurrency=max_workers,
+            use_threads=max_workers > 1,
+        )
+        self._call(
+            f"s3://{bucket}/{key}",
+            lambda: self.s3.upload_fileobj(
+                io.BytesIO(data),
+                bucket,
+                key,
+                ExtraArgs={"ContentType": content_type},
+                Config=config,
+            ),
             rerun=True,
         )
 

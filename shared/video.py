@@ -23,6 +23,10 @@ from shared.errors import CorruptVideoError
 # CorruptVideoError says it better, so keep its logger at WARNING+ but quiet below CRITICAL here.
 logging.getLogger("pyscenedetect").setLevel(logging.CRITICAL)
 
+#: Below this share of the frames a container declares (or of the samples planned from them), a
+#: decode is treated as a truncated or corrupt file rather than a short video.
+MIN_DECODED_SHARE = 0.5
+
 
 @dataclass(frozen=True)
 class VideoInfo:

@@ -40,6 +40,7 @@ from scenedetect.detector import SceneDetector
 from shared.config import Detector
 from shared.errors import CorruptVideoError
 from shared.video import (
+    MIN_DECODED_SHARE,
     VideoInfo,
     encode_jpeg,
     open_video,
@@ -47,9 +48,6 @@ from shared.video import (
     video_info,
 )
 
-#: Below this share of the container's declared frames, a decode is treated as a truncated or
-#: corrupt file rather than a short video.
-MIN_DECODED_SHARE = 0.5
 #: How often (in decoded frames) the deadline callback is consulted.
 DEADLINE_EVERY_FRAMES = 64
 

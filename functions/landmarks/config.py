@@ -1,0 +1,264 @@
+"""Landmarks configuration: the JSON file users keep, its four presets, and per-message options.
+
+The file has the seed's three sections plus one for the pipeline itself::
+
+    {"video": {"target_fps": 30.0, "max_frames": null},
+     "mediapipe": {"model_complexity": 1, "min_detection_confidence": 0.5,
+                   "min_tracking_confidence": 0.5, "hands": true, "smooth_landmarks": true},
+     "s3": {"max_workers": 10, "chunk_size": 8388608},
+     "processing": {"workers": 0, "queue_frames": 4}}
+
+``vidpipe config --preset NAME --output config.json`` writes one; every landmarks entry point
+(CLI ``--config``, ``LANDMARKS_CONFIG``, the Python API) reads it with :func:`load_config`.
+Unknown keys are errors, so a typo never silently falls back to a default.
+
+Only models that ship inside mediapipe 0.10.21 can be used (nothing may download at run time,
+DESIGN §7): pose ``model_complexity`` 1 (``pose_landmark_full.tflite``); with hands on, the
+holistic graph adds ``hand_recrop.tflite`` and ``hand_landmark_full.tflite``.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.errors import ConfigurationError, InvalidMessageError
+
+MIB = 1024 * 1024
+#: S3's smallest multipart part (except the last): 5 MiB.
+MIN_PART_BYTES = 5 * MIB
+
+
+class Preset(StrEnum):
+    """The seed's preset names."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    HIGH_ACCURACY = "high_accuracy"
+    FAST_PROCESSING = "fast_processing"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VideoSection(_Section):
+    """Sampling.
+
+    Attributes:
+        target_fps: frames per second to sample (frames per second of video time); at or above
+            the video's own rate every frame is used.
+        max_frames: most sampled frames per video (``None``: no cap).
+    """
+
+    target_fps: float = Field(30.0, gt=0, le=240)
+    max_frames: int | None = Field(None, ge=1)
+
+
+class MediaPipeSection(_Section):
+    """MediaPipe legacy-solution settings (``mediapipe.solutions.pose``, or ``.holistic`` with
+    hands on).
+
+    Attributes:
+        model_complexity: pose model; only 1 (the full model) ships in the package.
+        min_detection_confidence: person/palm detector score to accept a detection, in [0, 1].
+        min_tracking_confidence: landmark presence score to keep tracking instead of running
+            the detector again on the next frame, in [0, 1].
+        hands: also extract hand landmarks, through the holistic graph (hands found from the
+            pose's wrists; about 1.5x the inference time of pose alone).
+        smooth_landmarks: MediaPipe's temporal filter on pose landmarks.
+    """
+
+    model_complexity: Literal[1] = 1
+    min_detection_confidence: float = Field(0.5, ge=0, le=1)
+    min_tracking_confidence: float = Field(0.5, ge=0, le=1)
+    hands: bool = False
+    smooth_landmarks: bool = True
+
+    @field_validator("model_complexity", mode="before")
+    @classmethod
+    def _bundled_only(cls, value: Any) -> Any:
+        if value in (0, 2):
+            raise ValueError(
+                f"pose model_complexity {value} needs a model mediapipe 0.10.21 does not bundle "
+                "(it would download at run time); use 1"
+            )
+        return value
+
+
+class S3Section(_Section):
+    """Result upload.
+
+    Attributes:
+        max_workers: parallel part uploads of one multipart upload.
+        chunk_size: multipart part size in bytes (at least S3's 5 MiB minimum); results smaller
+            than one part go up in a single ``PutObject``.
+    """
+
+    max_workers: int = Field(10, ge=1, le=64)
+    chunk_size: int = Field(8 * MIB, ge=MIN_PART_BYTES, le=5 * 1024 * MIB)
+
+
+class ProcessingSection(_Section):
+    """How extraction uses the machine.
+
+    Attributes:
+        workers: segment workers, each a decoder thread feeding an inference thread with its own
+            MediaPipe graph; 0 means one per CPU.
+        queue_frames: decoded frames a worker's decoder may hold ahead of its inference.
+    """
+
+    workers: int = Field(0, ge=0, le=64)
+    queue_frames: int = Field(4, ge=1, le=64)
+
+
+class LandmarksConfig(_Section):
+    """The whole landmarks configuration (see the module docstring for the JSON shape)."""
+
+    video: VideoSection = VideoSection.model_validate({})
+    mediapipe: MediaPipeSection = MediaPipeSection.model_validate({})
+    s3: S3Section = S3Section.model_validate({})
+    processing: ProcessingSection = ProcessingSection.model_validate({})
+
+    def with_overrides(
+        self,
+        *,
+        target_fps: float | None = None,
+        max_frames: int | None = None,
+        hands: bool | None = None,
+        workers: int | None = None,
+    ) -> LandmarksConfig:
+        """A copy with the given fields replaced (``None`` keeps the current value).
+
+        Raises:
+            ConfigurationError: an override is out of range.
+        """
+        data = self.model_dump()
+        for section, key, value in (
+            ("video", "target_fps", target_fps),
+            ("video", "max_frames", max_frames),
+            ("mediapipe", "hands", hands),
+            ("processing", "workers", workers),
+        ):
+            if value is not None:
+                data[section][key] = value
+        return _validate(data, "overrides")
+
+
+PRESETS: dict[Preset, dict[str, Any]] = {
+    # Quick looks while developing: 10 fps, at most 300 frames, pose only.
+    Preset.DEVELOPMENT: {
+        "video": {"target_fps": 10.0, "max_frames": 300},
+        "mediapipe": {"hands": False},
+        "s3": {"max_workers": 4},
+    },
+    # Every frame of a 30 fps video, pose and hands.
+    Preset.PRODUCTION: {
+        "video": {"target_fps": 30.0, "max_frames": None},
+        "mediapipe": {"hands": True},
+        "s3": {"max_workers": 10},
+    },
+    # Every frame up to 60 fps, pose and hands, stricter detection and tracking scores.
+    Preset.HIGH_ACCURACY: {
+        "video": {"target_fps": 60.0, "max_frames": None},
+        "mediapipe": {
+            "hands": True,
+            "min_detection_confidence": 0.7,
+            "min_tracking_confidence": 0.7,
+        },
+        "s3": {"max_workers": 10},
+    },
+    # 10 fps, pose only, looser tracking score (fewer detector re-runs).
+    Preset.FAST_PROCESSING: {
+        "video": {"target_fps": 10.0, "max_frames": None},
+        "mediapipe": {"hands": False, "min_tracking_confidence": 0.3},
+        "s3": {"max_workers": 16},
+    },
+}
+
+
+def _validate(data: Any, source: str) -> LandmarksConfig:
+    try:
+        return LandmarksConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"invalid landmarks config ({source}): {problems}") from exc
+
+
+def preset_config(name: str | Preset) -> LandmarksConfig:
+    """The configuration of a named preset.
+
+    Raises:
+        ConfigurationError: unknown preset name (the message lists the known ones).
+    """
+    try:
+        preset = Preset(name)
+    except ValueError as exc:
+        known = ", ".join(p.value for p in Preset)
+        raise ConfigurationError(f"unknown preset {name!r}; choose from {known}") from exc
+    return _validate(PRESETS[preset], f"preset {preset.value}")
+
+
+def load_config(path: Path | str) -> LandmarksConfig:
+    """Read a JSON config file (missing sections and keys take the defaults).
+
+    Raises:
+        ConfigurationError: the file is missing, not JSON, or has unknown or invalid keys.
+    """
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"landmarks config {p} does not exist") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigurationError(f"landmarks config {p} is not readable JSON: {exc}") from exc
+    return _validate(data, str(p))
+
+
+def resolve_config(
+    *, preset: str | Preset | None = None, config_path: Path | str | None = None
+) -> LandmarksConfig:
+    """A config file when given, else the preset (default ``production``).
+
+    Raises:
+        ConfigurationError: both given, or either is invalid.
+    """
+    if preset is not None and config_path is not None:
+        raise ConfigurationError("give either a preset or a config file, not both")
+    if config_path is not None:
+        return load_config(config_path)
+    return preset_config(preset or Preset.PRODUCTION)
+
+
+class LandmarksOptions(BaseModel):
+    """Per-message options under ``options["landmarks"]`` in a direct job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: Preset | None = None
+    target_fps: float | None = Field(None, gt=0, le=240)
+    max_frames: int | None = Field(None, ge=1)
+    hands: bool | None = None
+
+
+def config_for_message(base: LandmarksConfig, options: dict[str, Any] | None) -> LandmarksConfig:
+    """The stage's configuration for one message: ``base``, or the message's preset, with the
+    message's overrides on top.
+
+    Raises:
+        InvalidMessageError: unknown or invalid option (permanent: the message itself is wrong).
+    """
+    try:
+        opts = LandmarksOptions.model_validate(options or {})
+        cfg = preset_config(opts.preset) if opts.preset else base
+        return cfg.with_overrides(
+            target_fps=opts.target_fps, max_frames=opts.max_frames, hands=opts.hands
+        )
+    except (ValidationError, ConfigurationError) as exc:
+        raise InvalidMessageError(f"invalid landmarks options: {exc}") from exc

@@ -1,0 +1,108 @@
+"""The landmarks stage for one video: download, extract, stream the arrays and metadata to S3.
+
+Receives its collaborators through :class:`~shared.batch.JobContext`; reads no environment and
+creates no client.
+"""
+
+from __future__ import annotations
+
+from functions.landmarks.config import LandmarksConfig, config_for_message, resolve_config
+from functions.landmarks.landmarks import LandmarksResult, extract_landmarks
+from shared.batch import JobContext, JobOutcome
+from shared.config import Settings
+from shared.messages import VideoJob
+from shared.observability import MetricUnit
+from shared.status import Stage
+from shared.storage import S3Storage
+
+NPZ_NAME = "landmarks.npz"
+JSON_NAME = "landmarks.json"
+
+
+def landmarks_prefix(platform: str, shortcode: str) -> str:
+    """``{platform}/{shortcode}/landmarks/`` (identifiers already validated)."""
+    return f"{platform}/{shortcode}/landmarks/"
+
+
+def stage_config(settings: Settings) -> LandmarksConfig:
+    """The stage's base config: ``LANDMARKS_CONFIG`` when set, else ``LANDMARKS_PRESET``, with
+    ``LANDMARKS_WORKERS`` on top when non-zero.
+
+    Raises:
+        ConfigurationError: the file or preset is invalid.
+    """
+    if settings.landmarks_config is not None:
+        cfg = resolve_config(config_path=settings.landmarks_config)
+    else:
+        cfg = resolve_config(preset=settings.landmarks_preset)
+    return cfg.with_overrides(workers=settings.landmarks_workers or None)
+
+
+def upload_result(
+    storage: S3Storage, bucket: str, prefix: str, result: LandmarksResult, cfg: LandmarksConfig
+) -> int:
+    """Write ``{prefix}landmarks.npz`` (streamed from memory, multipart above one chunk) and then
+    ``{prefix}landmarks.json``, so the metadata always describes arrays already in place.
+
+    Returns:
+        Bytes written.
+
+    Raises:
+        StorageUnavailableError: S3 kept failing.
+    """
+    data = result.to_npz_bytes()
+    storage.upload_bytes(
+        bucket,
+        prefix + NPZ_NAME,
+        data,
+        "application/octet-stream",
+        chunk_size=cfg.s3.chunk_size,
+        max_workers=cfg.s3.max_workers,
+    )
+    meta = dict(result.metadata, npz={"key": prefix + NPZ_NAME, "bytes": len(data)})
+    storage.put_json(bucket, prefix + JSON_NAME, meta)
+    return len(data)
+
+
+def landmarks_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
+    """Extract landmark sequences for one video (the stage's job for ``run_batch``).
+
+    Raises:
+        VideoMissingError, VideoTooLargeError, CorruptVideoError: permanent.
+        InvalidMessageError: bad ``options["landmarks"]``.
+        StorageUnavailableError, StatusStoreUnavailableError: transient.
+        ConfigurationError: ``LANDMARKS_CONFIG``/``LANDMARKS_PRESET`` is invalid.
+        OutOfTimeError: the deadline came during extraction.
+    """
+    settings, storage = ctx.settings, ctx.storage
+    cfg = config_for_message(stage_config(settings), job.options.get(str(Stage.LANDMARKS)))
+    bucket = settings.s3_bucket_frames
+    prefix = landmarks_prefix(job.platform, job.shortcode)
+    with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
+        bytes_read = path.stat().st_size
+        result = extract_landmarks(
+            path,
+            cfg,
+            platform=job.platform,
+            shortcode=job.shortcode,
+            check_deadline=ctx.deadline.check,
+        )
+    written = upload_result(storage, bucket, prefix, result, cfg)
+    meta = result.metadata
+    ctx.add_metric("LandmarkFrames", MetricUnit.Count, result.frames)
+    ctx.add_metric("PoseDetectionRate", MetricUnit.Percent, 100 * meta["detection_rate"])
+    ctx.add_metric("SecondsPerVideo", MetricUnit.Seconds, meta["timings"]["total_s"])
+    ctx.add_metric("BytesRead", MetricUnit.Bytes, bytes_read)
+    return JobOutcome(
+        output_prefix=f"s3://{bucket}/{prefix}",
+        metrics={
+            "frames": result.frames,
+            "pose_frames": meta["pose_frames"],
+            "detection_rate": meta["detection_rate"],
+            "hand_frames": meta["hand_frames"],
+            "fps_used": meta["sampling"]["fps_used"],
+            "seconds": meta["timings"]["total_s"],
+            "bytes_read": bytes_read,
+            "bytes_written": written,
+        },
+    )

@@ -1,0 +1,482 @@
+"""Pose and hand landmark sequences from a video with MediaPipe's bundled models.
+
+**API choice: the legacy solutions** (``mediapipe.solutions.pose`` at ``model_complexity=1``;
+``mediapipe.solutions.holistic`` when hands are on), not the Tasks ``PoseLandmarker`` in VIDEO
+mode:
+
+* *Models*: both run the same ``pose_detection.tflite`` + ``pose_landmark_full.tflite``. The
+  legacy graphs load them from inside the package; Tasks needs a ``.task`` bundle that
+  mediapipe 0.10.21 does not ship (it must be assembled offline with ``metadata_writers``),
+  and 0.10.30+ bundles no models at all (DESIGN §7).
+* *Detection rate*: Tasks VIDEO mode found more small, distant people (DESIGN §7: a pose in
+  73 of 119 small-pedestrian frames vs 41). On the full-body sample ``sports2d_demo.mp4`` the
+  legacy graph finds a pose in 222 of 230 frames, and on ``vtest.avi`` (pedestrians 60-125 px
+  tall) in 429 of 795; the README has both.
+* *Speed*: the same networks, so the same per-frame cost (about 22 ms at 768x576, 27 ms at
+  1768x994 here); the legacy ``process`` releases the GIL, which the segment workers below need.
+* *Hands*: the stand-alone hands graph searches the whole frame with its palm detector and
+  found no hand in any of the 230 frames of ``sports2d_demo.mp4`` (people are full body, hands
+  small); the holistic graph crops each hand from the pose's wrist and found the left hand in
+  78 and the right in 107, at about 40 ms a frame against 27 ms for pose alone.
+* *Future support*: upstream freezes the legacy solutions; they stay in 0.10.x. Moving to
+  Tasks means building the ``.task`` bundles at image build time; the array contract below
+  would not change.
+
+**Pipeline.** The sampled frames are split into ``workers`` contiguous segments. Each segment
+has a decoder thread (its own ``cv2.VideoCapture``, one seek to the segment start, ``grab()``
+without colour conversion for frames that are not sampled) feeding a bounded queue of
+``queue_frames`` RGB frames, and an inference thread with its own MediaPipe graphs, so decoding
+and inference overlap and every core is busy. Tracking restarts at each segment start (the
+detector runs on that frame), which is one extra detection per segment. Memory is bounded by
+``workers x (queue_frames + 2)`` frames; only the landmark arrays grow with the video.
+
+Frames are identified by their 0-based decoded frame index; ``timestamps_s = frame_index / fps``
+(constant frame rate, the same convention as the frame manifest).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from functions.landmarks.config import LandmarksConfig
+from shared.errors import CorruptVideoError
+from shared.video import MIN_DECODED_SHARE, VideoInfo, open_video, video_info
+
+#: ``schema_version`` of ``landmarks.json`` and the arrays it describes.
+SCHEMA_VERSION = 1
+POSE_LANDMARKS = 33
+HAND_LANDMARKS = 21
+#: Fewest sampled frames per segment: shorter segments would restart tracking too often.
+MIN_SEGMENT_FRAMES = 24
+#: Hand slots: 0 = the subject's left hand, 1 = the subject's right hand (see :func:`_hands_array`).
+HAND_SLOTS = ("left", "right")
+_EOF = object()
+
+
+@dataclass
+class LandmarksResult:
+    """Landmark sequences of one video.
+
+    Attributes:
+        timestamps_s: ``(T,)`` float64, seconds from the start (``frame_index / fps``).
+        frame_index: ``(T,)`` int64, 0-based decoded frame index of each sample.
+        pose: ``(T, 33, 4)`` float32: x, y normalised to the frame width and height (0-1 inside
+            the frame), z relative depth (hip midpoint at 0, same scale as x; smaller is nearer
+            the camera), visibility in [0, 1]; NaN where no person was found.
+        hands: ``(T, 2, 21, 3)`` float32 (x, y normalised, z relative to the wrist), slot 0 the
+            subject's left hand, slot 1 the right; NaN where not found; ``None`` with hands off.
+        metadata: the ``landmarks.json`` document (model, sampling, counts, timings, shapes).
+    """
+
+    timestamps_s: np.ndarray
+    frame_index: np.ndarray
+    pose: np.ndarray
+    hands: np.ndarray | None
+    metadata: dict[str, Any]
+
+    @property
+    def frames(self) -> int:
+        """T, the number of sampled frames."""
+        return int(self.timestamps_s.shape[0])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays as saved in ``landmarks.npz`` (no object arrays, so no pickle)."""
+        out = {
+            "timestamps_s": self.timestamps_s,
+            "frame_index": self.frame_index,
+            "pose": self.pose,
+        }
+        if self.hands is not None:
+            out["hands"] = self.hands
+        return out
+
+    def to_npz_bytes(self) -> bytes:
+        """``np.savez_compressed`` of :meth:`arrays`, in memory (read back with
+        ``np.load(io.BytesIO(data), allow_pickle=False)``)."""
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **self.arrays())
+        return buf.getvalue()
+
+
+def sample_step(fps: float, target_fps: float) -> float:
+    """Decoded frames per sample: ``fps / target_fps``, at least 1 (every frame)."""
+    return max(1.0, fps / target_fps) if fps > 0 else 1.0
+
+
+def sample_index(k: int, step: float) -> int:
+    """Frame index of the ``k``-th sample (0-based): ``floor(k * step)``."""
+    return math.floor(k * step + 1e-6)
+
+
+def planned_samples(frame_count: int, step: float, max_frames: int | None) -> int | None:
+    """How many samples a video of ``frame_count`` declared frames gives (``None`` if unknown)."""
+    if frame_count <= 0:
+        return max_frames
+    n = math.ceil(frame_count / step - 1e-6)
+    while n > 0 and sample_index(n - 1, step) >= frame_count:
+        n -= 1
+    return min(n, max_frames) if max_frames else n
+
+
+@dataclass
+class _Segment:
+    """Samples ``k_start`` up to ``k_end`` (exclusive; ``None``: until end of file)."""
+
+    number: int
+    k_start: int
+    k_end: int | None
+    frames: queue.Queue[Any] = field(default_factory=queue.Queue)
+    ks: list[int] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    pose: list[np.ndarray] = field(default_factory=list)
+    hands: list[np.ndarray] = field(default_factory=list)
+    decode_s: float = 0.0
+    inference_s: float = 0.0
+    error: BaseException | None = None
+
+
+def _plan_segments(
+    total: int | None, k_end: int | None, workers: int, qsize: int
+) -> list[_Segment]:
+    if total is None or total < 2 * MIN_SEGMENT_FRAMES or workers <= 1:
+        return [_Segment(0, 0, k_end, queue.Queue(qsize))]
+    n = max(1, min(workers, total // MIN_SEGMENT_FRAMES))
+    bounds = [round(i * total / n) for i in range(n + 1)]
+    segs = [_Segment(i, bounds[i], bounds[i + 1], queue.Queue(qsize)) for i in range(n)]
+    # The last segment reads on past the declared count (containers can under-declare).
+    segs[-1].k_end = k_end
+    return segs
+
+
+def _pose_array(result: Any) -> np.ndarray:
+    out = np.full((POSE_LANDMARKS, 4), np.nan, dtype=np.float32)
+    lms = getattr(result, "pose_landmarks", None)
+    if lms is not None:
+        out[:] = [(p.x, p.y, p.z, p.visibility) for p in lms.landmark]
+    return out
+
+
+def _hands_array(result: Any) -> np.ndarray:
+    """``(2, 21, 3)`` from a holistic result: slot 0 the hand found at the pose's left wrist
+    (the subject's left, as pose landmark 15 ``left_wrist``), slot 1 the right."""
+    out = np.full((2, HAND_LANDMARKS, 3), np.nan, dtype=np.float32)
+    for slot, attr in enumerate(("left_hand_landmarks", "right_hand_landmarks")):
+        lms = getattr(result, attr, None)
+        if lms is not None:
+            out[slot] = [(p.x, p.y, p.z) for p in lms.landmark]
+    return out
+
+
+def _decode(
+    path: str, seg: _Segment, step: float, display: tuple[int, int] | None, stop: threading.Event
+) -> None:
+    cap = cv2.VideoCapture(path)
+    try:
+        t0 = time.perf_counter()
+        first = sample_index(seg.k_start, step)
+        pos = 0
+        if first > 0:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+            if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == first:
+                pos = first
+            else:  # the container cannot seek exactly: reopen and skip by decoding
+                cap.release()
+                cap = cv2.VideoCapture(path)
+        k = seg.k_start
+        while not stop.is_set() and (seg.k_end is None or k < seg.k_end):
+            index = sample_index(k, step)
+            while pos < index:
+                if not cap.grab():
+                    return
+                pos += 1
+            ok, frame = cap.read()
+            if not ok:
+                return
+            pos += 1
+            if display is not None:
+                frame = cv2.resize(frame, display, interpolation=cv2.INTER_AREA)
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            seg.decode_s += time.perf_counter() - t0
+            while not stop.is_set():
+                try:
+                    seg.frames.put((k, index, rgb), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            t0 = time.perf_counter()
+            k += 1
+    except BaseException as exc:  # handed to the caller's thread
+        seg.error = exc
+    finally:
+        cap.release()
+        while True:
+            try:
+                seg.frames.put(_EOF, timeout=0.1)
+                break
+            except queue.Full:
+                if stop.is_set():
+                    break
+
+
+def _infer(
+    seg: _Segment, config: LandmarksConfig, stop: threading.Event, done: Callable[[], None]
+) -> None:
+    mp = config.mediapipe
+    graph: Any = None
+    try:
+        common = {
+            "static_image_mode": False,
+            "model_complexity": mp.model_complexity,
+            "smooth_landmarks": mp.smooth_landmarks,
+            "min_detection_confidence": mp.min_detection_confidence,
+            "min_tracking_confidence": mp.min_tracking_confidence,
+        }
+        if mp.hands:
+            from mediapipe.python.solutions import holistic
+
+            graph = holistic.Holistic(**common)
+        else:
+            from mediapipe.python.solutions import pose
+
+            graph = pose.Pose(**common)
+        while not stop.is_set():
+            try:
+                item = seg.frames.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _EOF:
+                return
+            k, index, rgb = item
+            t0 = time.perf_counter()
+            result = graph.process(rgb)
+            seg.pose.append(_pose_array(result))
+            if mp.hands:
+                seg.hands.append(_hands_array(result))
+            seg.inference_s += time.perf_counter() - t0
+            seg.ks.append(k)
+            seg.indices.append(index)
+            done()
+    except BaseException as exc:  # handed to the caller's thread
+        seg.error = seg.error or exc
+    finally:
+        if graph is not None:
+            graph.close()
+
+
+def _model_metadata(config: LandmarksConfig) -> dict[str, Any]:
+    import mediapipe
+
+    mp = config.mediapipe
+    return {
+        "library": "mediapipe",
+        "version": mediapipe.__version__,
+        "api": ("mediapipe.solutions.holistic" if mp.hands else "mediapipe.solutions.pose")
+        + " (legacy graph, tracking mode)",
+        "pose_model": "pose_detection.tflite + pose_landmark_full.tflite (model_complexity=1)",
+        "hand_model": (
+            "hand_recrop.tflite + hand_landmark_full.tflite, regions from the pose's wrists"
+            if mp.hands
+            else None
+        ),
+        "min_detection_confidence": mp.min_detection_confidence,
+        "min_tracking_confidence": mp.min_tracking_confidence,
+        "smooth_landmarks": mp.smooth_landmarks,
+    }
+
+
+def landmark_names() -> dict[str, list[str]]:
+    """MediaPipe's landmark names in array order: 33 pose, 21 hand."""
+    from mediapipe.python.solutions.hands import HandLandmark
+    from mediapipe.python.solutions.pose import PoseLandmark
+
+    return {
+        "pose": [p.name.lower() for p in PoseLandmark],
+        "hand": [h.name.lower() for h in HandLandmark],
+    }
+
+
+def extract_landmarks(
+    video_path: Path | str,
+    config: LandmarksConfig,
+    *,
+    platform: str | None = None,
+    shortcode: str | None = None,
+    check_deadline: Callable[[], None] | None = None,
+    on_plan: Callable[[int | None], None] | None = None,
+    on_frame: Callable[[], None] | None = None,
+) -> LandmarksResult:
+    """Pose (and hand) landmarks of the sampled frames of a local video.
+
+    Args:
+        video_path: the video file.
+        config: sampling, MediaPipe and processing settings (``config.s3`` is not used here).
+        platform: recorded in the metadata.
+        shortcode: recorded in the metadata.
+        check_deadline: called about every 0.2 s; raises (``OutOfTimeError``) to stop the work.
+        on_plan: called once with the planned number of samples (``None`` if the container
+            declares no frame count).
+        on_frame: called after each sampled frame is processed (any thread).
+
+    Returns:
+        The arrays (``T`` samples; see :class:`LandmarksResult`) and the metadata.
+
+    Raises:
+        CorruptVideoError: not a video, no decodable frame, or fewer than half of the planned
+            samples decode (truncated file).
+        OutOfTimeError: from ``check_deadline``.
+    """
+    started = time.perf_counter()
+    name = Path(video_path).name
+    stream = open_video(video_path)
+    info: VideoInfo = video_info(stream)
+    del stream
+    fps = float(info.fps)
+    cfg = config.video
+    step = sample_step(fps, cfg.target_fps)
+    total = planned_samples(info.frame_count, step, cfg.max_frames)
+    if on_plan is not None:
+        on_plan(total)
+    workers = config.processing.workers or (os.cpu_count() or 1)
+    segments = _plan_segments(total, cfg.max_frames, workers, config.processing.queue_frames)
+    display = info.display_size if info.display_size != (info.width, info.height) else None
+
+    cv2.setNumThreads(1)
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def done() -> None:
+        if on_frame is not None:
+            with lock:
+                on_frame()
+
+    threads = []
+    for seg in segments:
+        threads.append(
+            threading.Thread(
+                target=_decode,
+                args=(str(video_path), seg, step, display, stop),
+                name=f"landmarks-decode-{seg.number}",
+                daemon=True,
+            )
+        )
+        threads.append(
+            threading.Thread(
+                target=_infer,
+                args=(seg, config, stop, done),
+                name=f"landmarks-infer-{seg.number}",
+                daemon=True,
+            )
+        )
+    for t in threads:
+        t.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            threads[-1].join(0.2)
+            if any(s.error is not None for s in segments):
+                break
+            if check_deadline is not None:
+                check_deadline()
+    finally:
+        stop.set()  # no-op after a clean finish; stops every thread after an error or deadline
+        for t in threads:
+            t.join()
+    for seg in segments:
+        if seg.error is not None:
+            raise seg.error
+
+    ks = [k for s in segments for k in s.ks]
+    if not ks:
+        raise CorruptVideoError(f"{name}: no frame could be decoded")
+    if total and len(ks) < MIN_DECODED_SHARE * total:
+        raise CorruptVideoError(
+            f"{name}: truncated or corrupt, decoded {len(ks)} of {total} planned samples"
+        )
+    frame_index = np.array([i for s in segments for i in s.indices], dtype=np.int64)
+    pose = np.stack([p for s in segments for p in s.pose]).astype(np.float32, copy=False)
+    hands = (
+        np.stack([h for s in segments for h in s.hands]).astype(np.float32, copy=False)
+        if config.mediapipe.hands
+        else None
+    )
+    timestamps = frame_index / fps if fps > 0 else frame_index.astype(np.float64)
+    T = len(ks)
+    pose_found = int((~np.isnan(pose[:, 0, 0])).sum())
+    elapsed = time.perf_counter() - started
+    metadata: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "video": {
+            "platform": platform,
+            "shortcode": shortcode,
+            "fps": round(fps, 6),
+            "frame_count": info.frame_count,
+            "duration_s": round(info.frame_count / fps, 6) if fps > 0 else None,
+            "width": info.width,
+            "height": info.height,
+        },
+        "model": _model_metadata(config),
+        "sampling": {
+            "target_fps": cfg.target_fps,
+            "fps_used": round(fps / step, 6) if fps > 0 else None,
+            "step_frames": round(step, 6),
+            "max_frames": cfg.max_frames,
+            "rule": "sample k is frame floor(k * step_frames); timestamps_s = frame_index / fps",
+        },
+        "frames_processed": T,
+        "pose_frames": pose_found,
+        "detection_rate": round(pose_found / T, 6),
+        "hand_frames": (
+            int((~np.isnan(hands[:, :, 0, 0])).any(axis=1).sum()) if hands is not None else None
+        ),
+        "timings": {
+            "total_s": round(elapsed, 3),
+            "decode_s": round(sum(s.decode_s for s in segments), 3),
+            "inference_s": round(sum(s.inference_s for s in segments), 3),
+            "frames_per_second": round(T / elapsed, 3) if elapsed > 0 else None,
+            "workers": len(segments),
+        },
+        "arrays": {
+            "timestamps_s": {"shape": [T], "dtype": "float64", "unit": "seconds"},
+            "frame_index": {"shape": [T], "dtype": "int64", "unit": "0-based decoded frame"},
+            "pose": {
+                "shape": [T, POSE_LANDMARKS, 4],
+                "dtype": "float32",
+                "channels": ["x", "y", "z", "visibility"],
+                "units": "x, y normalised to frame width/height; z relative depth (hip midpoint "
+                "0, x's scale); visibility probability 0-1; NaN where no person was found",
+            },
+            **(
+                {
+                    "hands": {
+                        "shape": [T, 2, HAND_LANDMARKS, 3],
+                        "dtype": "float32",
+                        "channels": ["x", "y", "z"],
+                        "slots": list(HAND_SLOTS),
+                        "units": "x, y normalised to frame width/height; z relative to the "
+                        "wrist; NaN where the hand was not found",
+                    }
+                }
+                if hands is not None
+                else {}
+            ),
+        },
+        "landmark_names": landmark_names(),
+    }
+    return LandmarksResult(
+        timestamps_s=np.asarray(timestamps, dtype=np.float64),
+        frame_index=frame_index,
+        pose=pose,
+        hands=hands,
+        metadata=metadata,
+    )
