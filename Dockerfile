@@ -3,18 +3,20 @@
 FROM public.ecr.aws/lambda/python:3.12
 
 # Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
-COPY pyproject.toml ${LAMBDA_TASK_ROOT}/
+COPY pyproject.toml requirements-mediapipe.txt ${LAMBDA_TASK_ROOT}/
 RUN python -c "import tomllib; deps = tomllib.load(open('${LAMBDA_TASK_ROOT}/pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write(chr(10).join(deps))" \
     && pip install --no-cache-dir -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt \
+    # MediaPipe without its declared extras (jax, a second OpenCV): see requirements-mediapipe.txt
+    && pip install --no-cache-dir --no-deps -r ${LAMBDA_TASK_ROOT}/requirements-mediapipe.txt \
     # exactly one OpenCV, the headless build (Lambda has no libGL)
     && pip uninstall -y opencv-python opencv-contrib-python 2>/dev/null; \
-    python -c "import cv2; print('cv2', cv2.__version__)"
+    python -c "import cv2, mediapipe; print('cv2', cv2.__version__, 'mediapipe', mediapipe.__version__)"
 
 COPY shared/ ${LAMBDA_TASK_ROOT}/shared/
 COPY functions/ ${LAMBDA_TASK_ROOT}/functions/
 
 # Import every handler at build time: a broken entrypoint fails the build, not the first event.
-RUN python -c "import functions.frame_extract.handler, functions.rekognition.handler, functions.physics.handler"
+RUN python -c "import functions.frame_extract.handler, functions.landmarks.handler, functions.rekognition.handler, functions.physics.handler"
 
 CMD ["functions.frame_extract.handler.lambda_handler"]

@@ -743,6 +743,19 @@ def local_run(
                 highlight=False,
                 soft_wrap=True,
             )
+        npz_path = out_dir / "landmarks" / "landmarks.npz"
+        if Stage.LANDMARKS in wanted and npz_path.exists():
+            import numpy as np
+
+            with np.load(npz_path, allow_pickle=False) as arrays:
+                shapes = ", ".join(f"{k} {arrays[k].shape}" for k in arrays.files)
+            meta = json.loads((out_dir / "landmarks" / "landmarks.json").read_text())
+            out.print(
+                f"landmarks: {shapes}; pose in {100 * meta['detection_rate']:.0f}% of frames "
+                f"-> {npz_path}",
+                highlight=False,
+                soft_wrap=True,
+            )
         dlq = sum(stack_.queue_depth(stack_.dlq_urls[stage]) for stage in wanted)
         summary = "  ".join(
             f"{stage}={states[stage].status if stage in states else 'none'}" for stage in wanted
