@@ -33,6 +33,19 @@ def sample(name: str) -> Path:
     return path
 
 
+def require_mediapipe() -> None:
+    """Skip when mediapipe is not installed (``requirements-mediapipe.txt``); fail in CI."""
+    try:
+        import mediapipe  # noqa: F401
+    except ImportError:
+        if os.environ.get("VIDPIPE_REQUIRE_TOOLS"):
+            pytest.fail("VIDPIPE_REQUIRE_TOOLS is set but mediapipe is not installed")
+        pytest.skip(
+            "mediapipe is not installed: pip install --no-deps -r requirements-mediapipe.txt",
+            allow_module_level=True,
+        )
+
+
 def ground_truth() -> dict[str, Any]:
     """``ground_truth.json`` of the samples (skips when absent)."""
     return json.loads(sample("ground_truth.json").read_text())
@@ -81,6 +94,23 @@ def synth_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int
     """A 12 s 640x360 MP4 with four known hard cuts (no samples needed)."""
     path = tmp_path_factory.mktemp("clips") / "synthetic.mp4"
     return path, make_clip(path)
+
+
+@pytest.fixture(scope="session")
+def no_people_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 6 s 640x360 25 fps MP4 of a smooth gradient and a moving disc: nothing person-like."""
+    import cv2
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("clips") / "no_people.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (640, 360))
+    ramp = np.linspace(30, 220, 640, dtype=np.uint8)[None, :, None]
+    for t in range(150):
+        img = np.broadcast_to(ramp, (360, 640, 3)).copy()
+        cv2.circle(img, (100 + 3 * t, 180), 40, (0, 0, 255), -1)
+        writer.write(img)
+    writer.release()
+    return path
 
 
 @pytest.fixture

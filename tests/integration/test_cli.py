@@ -33,6 +33,8 @@ VIDPIPE = [sys.executable, "-m", "shared.cli"]
         ["physics", "analyze"],
         ["physics", "validate"],
         ["physics", "events"],
+        ["landmarks"],
+        ["config"],
     ],
 )
 def test_help_explains_each_command(args):
