@@ -1,0 +1,160 @@
+"""Benchmark: landmark extraction (`extract_landmarks`) vs a plain loop, per preset.
+
+Both sides sample the same frames (the preset's ``target_fps`` and ``max_frames``) and run the same
+MediaPipe graph (pose, or holistic when the preset has hands) with the same thresholds:
+
+* ``vidpipe``: :func:`functions.landmarks.landmarks.extract_landmarks` (segment workers: a decoder
+  thread feeding an inference thread each, one worker per CPU);
+* ``plain``: the loop users write first: ``cap.read()`` (``grab()`` for skipped frames),
+  ``cv2.cvtColor`` to RGB, ``graph.process``, one frame after another.
+
+Each run is its own process (the parent imports neither OpenCV nor MediaPipe, so the child's
+``ru_maxrss`` is its own peak). Frames per second count sampled frames over the wall time of the
+work, graph start-up included, interpreter start-up excluded.
+
+Inputs: ``sports2d_demo.mp4`` (1768x994 VP9, 230 frames) and ``vtest.avi`` (768x576, 795 frames)
+from ../shared/samples; without them, a generated 640x360 clip (nobody in it).
+
+Usage::
+
+    python bench/landmarks.py [--repeat 1] [--preset production ...]
+
+Prints a table and writes it to bench/results/landmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = Path(os.environ.get("VIDPIPE_SAMPLES", ROOT.parent / "shared" / "samples"))
+RESULTS = ROOT / "bench" / "results"
+VIDEOS = ["sports2d_demo.mp4", "vtest.avi"]
+PRESETS = ["development", "production", "high_accuracy", "fast_processing"]
+
+CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[4])
+mode, preset, video = sys.argv[1:4]
+import cv2
+from functions.landmarks.config import preset_config
+from functions.landmarks.landmarks import planned_samples, sample_index, sample_step
+cfg = preset_config(preset)
+t0 = time.perf_counter()
+if mode == "vidpipe":
+    from functions.landmarks.landmarks import extract_landmarks
+    r = extract_landmarks(video, cfg)
+    frames, found = r.frames, r.metadata["pose_frames"]
+else:
+    from mediapipe.python.solutions import holistic, pose
+    mp = cfg.mediapipe
+    kw = dict(static_image_mode=False, model_complexity=1, smooth_landmarks=mp.smooth_landmarks,
+              min_detection_confidence=mp.min_detection_confidence,
+              min_tracking_confidence=mp.min_tracking_confidence)
+    graph = holistic.Holistic(**kw) if mp.hands else pose.Pose(**kw)
+    cap = cv2.VideoCapture(video)
+    step = sample_step(cap.get(cv2.CAP_PROP_FPS), cfg.video.target_fps)
+    total = planned_samples(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), step, cfg.video.max_frames)
+    pos = frames = found = 0
+    while total is None or frames < total:
+        target = sample_index(frames, step)
+        while pos < target and cap.grab():
+            pos += 1
+        ok, frame = cap.read()
+        if not ok:
+            break
+        pos += 1
+        res = graph.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        frames += 1
+        found += res.pose_landmarks is not None
+    graph.close()
+wall = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"frames": frames, "found": found, "seconds": wall, "peak_mb": peak}))
+"""
+
+
+def run(mode: str, preset: str, video: Path) -> dict[str, float]:
+    """One measurement in a fresh process; returns frames, found, seconds, peak_mb."""
+    env = dict(os.environ, GLOG_minloglevel="2")
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, preset, str(video), str(ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} {preset} {video.name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def inputs() -> list[Path]:
+    found = [SAMPLES / n for n in VIDEOS if (SAMPLES / n).is_file()]
+    if found:
+        return found
+    from shared.synth import make_clip
+
+    clip = Path(tempfile.mkdtemp()) / "synthetic.mp4"
+    make_clip(clip)
+    return [clip]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per cell (median reported)")
+    parser.add_argument("--preset", action="append", choices=PRESETS, help="default: all four")
+    args = parser.parse_args()
+    presets = args.preset or PRESETS
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for video in inputs():
+        for preset in presets:
+            cell: dict[str, dict[str, float]] = {}
+            for mode in ("vidpipe", "plain"):
+                runs = [run(mode, preset, video) for _ in range(args.repeat)]
+                cell[mode] = {
+                    "frames": runs[0]["frames"],
+                    "found": runs[0]["found"],
+                    "seconds": statistics.median(r["seconds"] for r in runs),
+                    "peak_mb": max(r["peak_mb"] for r in runs),
+                }
+                c = cell[mode]
+                print(
+                    f"{video.name:20s} {preset:16s} {mode:8s} {c['frames']:5.0f} frames "
+                    f"{c['seconds']:7.2f} s {c['frames'] / c['seconds']:6.1f} fps "
+                    f"{c['peak_mb']:6.0f} MB",
+                    file=sys.stderr,
+                )
+            ours, plain = cell["vidpipe"], cell["plain"]
+            fps_ours = ours["frames"] / ours["seconds"]
+            fps_plain = plain["frames"] / plain["seconds"]
+            rows.append(
+                f"| {video.name} | {preset} | {ours['frames']:.0f} | {fps_ours:.1f} | "
+                f"{fps_plain:.1f} | **{fps_ours / fps_plain:.2f}x** | "
+                f"{ours['found']:.0f} / {plain['found']:.0f} | "
+                f"{ours['peak_mb']:.0f} | {plain['peak_mb']:.0f} |"
+            )
+    table = "\n".join(
+        [
+            f"{args.repeat} run(s) per cell, median; {os.cpu_count()} cores.",
+            "",
+            "| video | preset | frames | vidpipe fps | plain loop fps | speed-up "
+            "| poses found (vidpipe / plain) | vidpipe MB | plain MB |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    (RESULTS / "landmarks.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
