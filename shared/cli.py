@@ -296,6 +296,31 @@ ConfigOpt = Annotated[
 ]
 
 
+StageConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        dir_okay=False,
+        help="Landmarks JSON config for the landmarks stage (sets LANDMARKS_CONFIG).",
+    ),
+]
+
+
+def _use_landmarks_config(path: Path | None) -> None:
+    """Check a landmarks config file and make it the stage's (``LANDMARKS_CONFIG``) for the
+    handlers this process runs."""
+    if path is None:
+        return
+    from functions.landmarks.config import load_config
+
+    try:
+        load_config(path)
+    except PipelineError as exc:
+        raise _fail(exc) from exc
+    os.environ["LANDMARKS_CONFIG"] = str(path.resolve())
+    get_settings.cache_clear()
+
+
 @app.command("config")
 def config_cmd(
     preset: Annotated[
@@ -497,10 +522,12 @@ def invoke(
     timeout_s: Annotated[
         float, typer.Option(help="The context's deadline in seconds (the function timeout).")
     ] = 900.0,
+    config: StageConfigOpt = None,
 ) -> None:
     """Run a stage's real Lambda handler once on an event file and print its JSON response."""
     from shared.lambda_context import LocalContext
 
+    _use_landmarks_config(config)
     handler = load_handler(stage)
     payload = _as_sqs_event(json.loads(event.read_text()))
     context = LocalContext(function_name=f"vidpipe-{stage}", timeout_s=timeout_s)
@@ -523,10 +550,12 @@ def worker(
     max_batches: Annotated[
         int | None, typer.Option(help="Stop after this many non-empty batches.")
     ] = None,
+    config: StageConfigOpt = None,
 ) -> None:
     """Poll a real SQS queue and run the stage's handler, as Lambda would (EC2/ECS mode)."""
     import threading
 
+    _use_landmarks_config(config)
     from shared import aws
     from shared.poller import SqsPoller
 
@@ -640,6 +669,7 @@ def local_run(
             "default frame-extract. Rekognition is emulated locally.",
         ),
     ] = None,
+    config: StageConfigOpt = None,
 ) -> None:
     """Upload VIDEO to a local (moto) S3 and let the real event path process it.
 
@@ -652,6 +682,7 @@ def local_run(
     from shared.poller import SqsPoller
     from shared.synth import make_clip
 
+    _use_landmarks_config(config)
     with ExitStack() as stack:
         state = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         if video is None:

@@ -413,3 +413,11 @@ def test_local_run_with_the_landmarks_stage(tmp_path, no_people_clip):
     assert "pose (60, 33, 4)" in proc.stdout
     with np.load(tmp_path / "out" / "landmarks" / "landmarks.npz", allow_pickle=False) as npz:
         assert npz["pose"].shape == (60, 33, 4) and np.isnan(npz["pose"]).all()
+        assert "hands" not in npz.files  # the config's preset (development) has no hands
+
+
+def test_invoke_and_local_run_refuse_a_bad_config(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"video": {"target_fps": -1}}')
+    result = runner.invoke(app, ["local", "run", "--stage", "landmarks", "--config", str(bad)])
+    assert result.exit_code == 1 and "video.target_fps" in result.output
