@@ -963,5 +963,11 @@ def main() -> None:
     app()
 
 
+def s3_uploader() -> None:
+    """The seed's ``s3-uploader --video-dir DIR --s3-bucket B --s3-prefix P`` entry point:
+    ``vidpipe landmarks`` with the same arguments."""
+    app(args=["landmarks", *sys.argv[1:]], prog_name="s3-uploader")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

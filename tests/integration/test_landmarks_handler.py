@@ -364,6 +364,17 @@ def test_cli_folder_to_s3_reports_and_continues_past_failures(runtime, tmp_path,
     ]
 
 
+def test_the_seeds_s3_uploader_command_is_vidpipe_landmarks(monkeypatch, capsys):
+    from shared.cli import s3_uploader
+
+    monkeypatch.setattr("sys.argv", ["s3-uploader", "--help"])
+    with pytest.raises(SystemExit) as info:
+        s3_uploader()
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "Usage: s3-uploader" in out and "--video-dir" in out and "--s3-bucket" in out
+
+
 def test_python_api_matches_the_seed_snippets(runtime, tmp_path, synth_clip):
     clip, _ = synth_clip
     folder = _folder(tmp_path, clip)
