@@ -1,7 +1,8 @@
 """Benchmark: landmark extraction (`extract_landmarks`) vs a plain loop, per preset.
 
 Both sides sample the same frames (the preset's ``target_fps`` and ``max_frames``) and run the same
-MediaPipe graph (pose, or holistic when the preset has hands) with the same thresholds:
+MediaPipe graph (pose, or pose and hands when the preset has hands: ``pose_hands_graph``) with
+the same thresholds:
 
 * ``vidpipe``: :func:`functions.landmarks.landmarks.extract_landmarks` (segment workers: a decoder
   thread feeding an inference thread each, one worker per CPU);
@@ -53,12 +54,13 @@ if mode == "vidpipe":
     r = extract_landmarks(video, cfg)
     frames, found = r.frames, r.metadata["pose_frames"]
 else:
-    from mediapipe.python.solutions import holistic, pose
+    from mediapipe.python.solutions import pose
+    from functions.landmarks.landmarks import pose_hands_graph
     mp = cfg.mediapipe
     kw = dict(static_image_mode=False, model_complexity=1, smooth_landmarks=mp.smooth_landmarks,
               min_detection_confidence=mp.min_detection_confidence,
               min_tracking_confidence=mp.min_tracking_confidence)
-    graph = holistic.Holistic(**kw) if mp.hands else pose.Pose(**kw)
+    graph = pose_hands_graph(cfg) if mp.hands else pose.Pose(**kw)
     cap = cv2.VideoCapture(video)
     step = sample_step(cap.get(cv2.CAP_PROP_FPS), cfg.video.target_fps)
     total = planned_samples(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), step, cfg.video.max_frames)
@@ -71,7 +73,8 @@ else:
         if not ok:
             break
         pos += 1
-        res = graph.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        res = graph.process({"image": rgb}) if mp.hands else graph.process(rgb)
         frames += 1
         found += res.pose_landmarks is not None
     graph.close()

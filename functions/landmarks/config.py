@@ -60,16 +60,17 @@ class VideoSection(_Section):
 
 
 class MediaPipeSection(_Section):
-    """MediaPipe legacy-solution settings (``mediapipe.solutions.pose``, or ``.holistic`` with
-    hands on).
+    """MediaPipe legacy-solution settings (``mediapipe.solutions.pose``, or the pose and hand
+    part of ``.holistic`` with hands on).
 
     Attributes:
         model_complexity: pose model; only 1 (the full model) ships in the package.
         min_detection_confidence: person/palm detector score to accept a detection, in [0, 1].
         min_tracking_confidence: landmark presence score to keep tracking instead of running
             the detector again on the next frame, in [0, 1].
-        hands: also extract hand landmarks, through the holistic graph (hands found from the
-            pose's wrists; about 1.5x the inference time of pose alone).
+        hands: also extract hand landmarks, through the pose and hand part of the holistic
+            graph (hands cropped at the pose's wrists; about 1.5x the inference time of pose
+            alone).
         smooth_landmarks: MediaPipe's temporal filter on pose landmarks.
     """
 

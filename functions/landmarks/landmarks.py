@@ -1,7 +1,8 @@
 """Pose and hand landmark sequences from a video with MediaPipe's bundled models.
 
 **API choice: the legacy solutions** (``mediapipe.solutions.pose`` at ``model_complexity=1``;
-``mediapipe.solutions.holistic`` when hands are on), not the Tasks ``PoseLandmarker`` in VIDEO
+``mediapipe.solutions.holistic``'s graph without its face part when hands are on, see
+:func:`pose_hands_graph`), not the Tasks ``PoseLandmarker`` in VIDEO
 mode:
 
 * *Models*: both run the same ``pose_detection.tflite`` + ``pose_landmark_full.tflite``. The
@@ -181,6 +182,64 @@ def _hands_array(result: Any) -> np.ndarray:
     return out
 
 
+#: Nodes of mediapipe's ``holistic_landmark_cpu`` graph that the pose-and-hands graph keeps.
+_POSE_HANDS_NODES = ("PoseLandmarkCpu", "HandLandmarksLeftAndRightCpu")
+
+
+def pose_hands_graph(config: LandmarksConfig) -> Any:
+    """MediaPipe's holistic graph without its face part: pose, then each hand cropped from the
+    pose's wrist (``hand_recrop.tflite`` + ``hand_landmark_full.tflite``).
+
+    ``solutions.holistic.Holistic`` always runs the 468-point face-landmark model too; dropping
+    its two face nodes gives the same pose and hand landmarks for about 10% less CPU (56 vs 62 ms
+    a frame on ``sports2d_demo.mp4``; ``tests/integration/test_landmarks.py`` checks the output
+    against ``Holistic``). Thresholds are set as ``Holistic`` sets them.
+
+    Returns:
+        A ``SolutionBase`` whose ``process(input_data={"image": rgb})`` gives
+        ``pose_landmarks``, ``left_hand_landmarks`` and ``right_hand_landmarks``.
+    """
+    import mediapipe
+    from mediapipe.framework import calculator_pb2
+    from mediapipe.python.solution_base import SolutionBase
+    from mediapipe.python.solutions import holistic
+
+    graph = calculator_pb2.CalculatorGraphConfig()
+    graph.ParseFromString(
+        (Path(mediapipe.__file__).parent.parent / holistic._BINARYPB_FILE_PATH).read_bytes()
+    )
+    nodes = [n for n in graph.node if n.calculator in _POSE_HANDS_NODES]
+    if len(nodes) != len(_POSE_HANDS_NODES):  # pragma: no cover - guards a mediapipe upgrade
+        raise RuntimeError("mediapipe's holistic graph changed: pose/hand nodes not found")
+    del graph.node[:]
+    graph.node.extend(nodes)
+    outputs = [o for o in graph.output_stream if not o.startswith("FACE_LANDMARKS")]
+    del graph.output_stream[:]
+    graph.output_stream.extend(outputs)
+    sides = [p for p in graph.input_side_packet if not p.startswith("REFINE_FACE_LANDMARKS")]
+    del graph.input_side_packet[:]
+    graph.input_side_packet.extend(sides)
+    mp = config.mediapipe
+    return SolutionBase(
+        graph_config=graph,
+        side_inputs={
+            "model_complexity": mp.model_complexity,
+            "smooth_landmarks": mp.smooth_landmarks,
+            "enable_segmentation": False,
+            "smooth_segmentation": False,
+            "use_prev_landmarks": True,
+        },
+        calculator_params={
+            "poselandmarkcpu__posedetectioncpu__TensorsToDetectionsCalculator.min_score_thresh": (
+                mp.min_detection_confidence
+            ),
+            "poselandmarkcpu__poselandmarkbyroicpu__tensorstoposelandmarksandsegmentation"
+            "__ThresholdingCalculator.threshold": mp.min_tracking_confidence,
+        },
+        outputs=["pose_landmarks", "left_hand_landmarks", "right_hand_landmarks"],
+    )
+
+
 def _decode(
     path: str, seg: _Segment, step: float, display: tuple[int, int] | None, stop: threading.Event
 ) -> None:
@@ -246,9 +305,7 @@ def _infer(
             "min_tracking_confidence": mp.min_tracking_confidence,
         }
         if mp.hands:
-            from mediapipe.python.solutions import holistic
-
-            graph = holistic.Holistic(**common)
+            graph = pose_hands_graph(config)
         else:
             from mediapipe.python.solutions import pose
 
@@ -262,7 +319,7 @@ def _infer(
                 return
             k, index, rgb = item
             t0 = time.perf_counter()
-            result = graph.process(rgb)
+            result = graph.process({"image": rgb}) if mp.hands else graph.process(rgb)
             seg.pose.append(_pose_array(result))
             if mp.hands:
                 seg.hands.append(_hands_array(result))
@@ -284,7 +341,11 @@ def _model_metadata(config: LandmarksConfig) -> dict[str, Any]:
     return {
         "library": "mediapipe",
         "version": mediapipe.__version__,
-        "api": ("mediapipe.solutions.holistic" if mp.hands else "mediapipe.solutions.pose")
+        "api": (
+            "mediapipe.solutions.holistic graph without its face nodes"
+            if mp.hands
+            else "mediapipe.solutions.pose"
+        )
         + " (legacy graph, tracking mode)",
         "pose_model": "pose_detection.tflite + pose_landmark_full.tflite (model_complexity=1)",
         "hand_model": (

@@ -94,6 +94,36 @@ def test_hands_slots_follow_the_pose_wrists():
     assert result.metadata["hand_frames"] == int(found.any(axis=1).sum())
 
 
+@pytest.mark.samples
+def test_pose_hands_graph_gives_what_holistic_gives():
+    # the holistic graph without its face nodes must not change pose or hands
+    import cv2
+    from mediapipe.python.solutions import holistic
+
+    from functions.landmarks.landmarks import _hands_array, _pose_array, pose_hands_graph
+
+    cfg = config(hands=True)
+    ours = pose_hands_graph(cfg)
+    reference = holistic.Holistic(
+        model_complexity=1,
+        min_detection_confidence=cfg.mediapipe.min_detection_confidence,
+        min_tracking_confidence=cfg.mediapipe.min_tracking_confidence,
+    )
+    cap = cv2.VideoCapture(str(sample("sports2d_demo.mp4")))
+    compared = 0
+    for _ in range(40):
+        ok, frame = cap.read()
+        assert ok
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        a, b = ours.process({"image": rgb}), reference.process(rgb)
+        np.testing.assert_allclose(_pose_array(a)[:, :3], _pose_array(b)[:, :3], atol=1e-5)
+        np.testing.assert_allclose(_hands_array(a), _hands_array(b), atol=1e-5)
+        compared += not np.isnan(_hands_array(a)).all()
+    ours.close()
+    reference.close()
+    assert compared >= 10
+
+
 def test_target_fps_and_max_frames_give_the_expected_samples(synth_clip):
     # given a 12 s 25 fps clip (300 frames)
     clip, _ = synth_clip
