@@ -60,7 +60,8 @@ def single_threaded_opencv() -> None:
     FFmpeg's frame-threaded H.264 decoder already occupies the cores; OpenCV's thread pool on
     top of it only adds contention. Measured on the 60 s 720p benchmark clip on 2 cores:
     detection with key frames took 6.4 s with OpenCV's default pool and 5.5 s without it
-    (``bench/frame_extract.py``). It also suits ``CONCURRENCY_LIMIT`` records decoding at once.
+    (``bench/frame_extract.py``). It also suits ``CONCURRENCY_LIMIT`` records decoding at once,
+    and the landmarks stage, whose segment workers already occupy one core each.
     """
     cv2.setNumThreads(0)
 

@@ -55,7 +55,13 @@ import numpy as np
 
 from functions.landmarks.config import LandmarksConfig
 from shared.errors import CorruptVideoError
-from shared.video import MIN_DECODED_SHARE, VideoInfo, open_video, video_info
+from shared.video import (
+    MIN_DECODED_SHARE,
+    VideoInfo,
+    open_video,
+    single_threaded_opencv,
+    video_info,
+)
 
 #: ``schema_version`` of ``landmarks.json`` and the arrays it describes.
 SCHEMA_VERSION = 1
@@ -140,8 +146,7 @@ class _Segment:
     number: int
     k_start: int
     k_end: int | None
-    frames: queue.Queue[Any] = field(default_factory=queue.Queue)
-    ks: list[int] = field(default_factory=list)
+    frames: queue.Queue[Any]
     indices: list[int] = field(default_factory=list)
     pose: list[np.ndarray] = field(default_factory=list)
     hands: list[np.ndarray] = field(default_factory=list)
@@ -272,7 +277,7 @@ def _decode(
             seg.decode_s += time.perf_counter() - t0
             while not stop.is_set():
                 try:
-                    seg.frames.put((k, index, rgb), timeout=0.1)
+                    seg.frames.put((index, rgb), timeout=0.1)
                     break
                 except queue.Full:
                     continue
@@ -317,14 +322,13 @@ def _infer(
                 continue
             if item is _EOF:
                 return
-            k, index, rgb = item
+            index, rgb = item
             t0 = time.perf_counter()
             result = graph.process({"image": rgb}) if mp.hands else graph.process(rgb)
             seg.pose.append(_pose_array(result))
             if mp.hands:
                 seg.hands.append(_hands_array(result))
             seg.inference_s += time.perf_counter() - t0
-            seg.ks.append(k)
             seg.indices.append(index)
             done()
     except BaseException as exc:  # handed to the caller's thread
@@ -415,7 +419,7 @@ def extract_landmarks(
     segments = _plan_segments(total, cfg.max_frames, workers, config.processing.queue_frames)
     display = info.display_size if info.display_size != (info.width, info.height) else None
 
-    cv2.setNumThreads(1)
+    single_threaded_opencv()
     stop = threading.Event()
     lock = threading.Lock()
 
@@ -459,14 +463,14 @@ def extract_landmarks(
         if seg.error is not None:
             raise seg.error
 
-    ks = [k for s in segments for k in s.ks]
-    if not ks:
-        raise CorruptVideoError(f"{name}: no frame could be decoded")
-    if total and len(ks) < MIN_DECODED_SHARE * total:
-        raise CorruptVideoError(
-            f"{name}: truncated or corrupt, decoded {len(ks)} of {total} planned samples"
-        )
     frame_index = np.array([i for s in segments for i in s.indices], dtype=np.int64)
+    n = len(frame_index)
+    if n == 0:
+        raise CorruptVideoError(f"{name}: no frame could be decoded")
+    if total and n < MIN_DECODED_SHARE * total:
+        raise CorruptVideoError(
+            f"{name}: truncated or corrupt, decoded {n} of {total} planned samples"
+        )
     pose = np.stack([p for s in segments for p in s.pose]).astype(np.float32, copy=False)
     hands = (
         np.stack([h for s in segments for h in s.hands]).astype(np.float32, copy=False)
@@ -474,7 +478,6 @@ def extract_landmarks(
         else None
     )
     timestamps = frame_index / fps if fps > 0 else frame_index.astype(np.float64)
-    T = len(ks)
     pose_found = int((~np.isnan(pose[:, 0, 0])).sum())
     elapsed = time.perf_counter() - started
     metadata: dict[str, Any] = {
@@ -496,9 +499,9 @@ def extract_landmarks(
             "max_frames": cfg.max_frames,
             "rule": "sample k is frame floor(k * step_frames); timestamps_s = frame_index / fps",
         },
-        "frames_processed": T,
+        "frames_processed": n,
         "pose_frames": pose_found,
-        "detection_rate": round(pose_found / T, 6),
+        "detection_rate": round(pose_found / n, 6),
         "hand_frames": (
             int((~np.isnan(hands[:, :, 0, 0])).any(axis=1).sum()) if hands is not None else None
         ),
@@ -506,14 +509,14 @@ def extract_landmarks(
             "total_s": round(elapsed, 3),
             "decode_s": round(sum(s.decode_s for s in segments), 3),
             "inference_s": round(sum(s.inference_s for s in segments), 3),
-            "frames_per_second": round(T / elapsed, 3) if elapsed > 0 else None,
+            "frames_per_second": round(n / elapsed, 3) if elapsed > 0 else None,
             "workers": len(segments),
         },
         "arrays": {
-            "timestamps_s": {"shape": [T], "dtype": "float64", "unit": "seconds"},
-            "frame_index": {"shape": [T], "dtype": "int64", "unit": "0-based decoded frame"},
+            "timestamps_s": {"shape": [n], "dtype": "float64", "unit": "seconds"},
+            "frame_index": {"shape": [n], "dtype": "int64", "unit": "0-based decoded frame"},
             "pose": {
-                "shape": [T, POSE_LANDMARKS, 4],
+                "shape": [n, POSE_LANDMARKS, 4],
                 "dtype": "float32",
                 "channels": ["x", "y", "z", "visibility"],
                 "units": "x, y normalised to frame width/height; z relative depth (hip midpoint "
@@ -522,7 +525,7 @@ def extract_landmarks(
             **(
                 {
                     "hands": {
-                        "shape": [T, 2, HAND_LANDMARKS, 3],
+                        "shape": [n, 2, HAND_LANDMARKS, 3],
                         "dtype": "float32",
                         "channels": ["x", "y", "z"],
                         "slots": list(HAND_SLOTS),
