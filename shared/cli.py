@@ -387,6 +387,7 @@ def landmarks(
 
     from functions.landmarks.api import LandmarksPipeline, video_files
     from functions.landmarks.config import resolve_config
+    from functions.landmarks.job import settings_config
     from functions.landmarks.landmarks import extract_landmarks
 
     settings = get_settings()
@@ -397,11 +398,14 @@ def landmarks(
     if video_dir is not None and not s3_bucket:
         raise typer.BadParameter("--video-dir needs --s3-bucket")
     try:
-        if config is None and preset is None and settings.landmarks_config is not None:
-            config = settings.landmarks_config
-        cfg = resolve_config(
-            preset=preset or (None if config else settings.landmarks_preset), config_path=config
-        ).with_overrides(target_fps=fps, max_frames=max_frames, hands=hands, workers=workers)
+        base = (
+            resolve_config(preset=preset, config_path=config)
+            if preset is not None or config is not None
+            else settings_config(settings)
+        )
+        cfg = base.with_overrides(
+            target_fps=fps, max_frames=max_frames, hands=hands, workers=workers
+        )
     except PipelineError as exc:
         raise _fail(exc) from exc
     show = progress and sys.stderr.isatty()

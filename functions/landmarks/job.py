@@ -24,18 +24,25 @@ def landmarks_prefix(platform: str, shortcode: str) -> str:
     return f"{platform}/{shortcode}/landmarks/"
 
 
-def stage_config(settings: Settings) -> LandmarksConfig:
-    """The stage's base config: ``LANDMARKS_CONFIG`` when set, else ``LANDMARKS_PRESET``, with
-    ``LANDMARKS_WORKERS`` on top when non-zero.
+def settings_config(settings: Settings) -> LandmarksConfig:
+    """``LANDMARKS_CONFIG`` when set, else ``LANDMARKS_PRESET``.
 
     Raises:
         ConfigurationError: the file or preset is invalid.
     """
     if settings.landmarks_config is not None:
-        cfg = resolve_config(config_path=settings.landmarks_config)
-    else:
-        cfg = resolve_config(preset=settings.landmarks_preset)
-    return cfg.with_overrides(workers=settings.landmarks_workers or None)
+        return resolve_config(config_path=settings.landmarks_config)
+    return resolve_config(preset=settings.landmarks_preset)
+
+
+def stage_config(settings: Settings) -> LandmarksConfig:
+    """The stage's base config: :func:`settings_config` with ``LANDMARKS_WORKERS`` on top when
+    non-zero.
+
+    Raises:
+        ConfigurationError: the file or preset is invalid.
+    """
+    return settings_config(settings).with_overrides(workers=settings.landmarks_workers or None)
 
 
 def upload_result(
