@@ -84,6 +84,21 @@ def s3_body(key_in_event: str, bucket: str = VIDEOS_BUCKET) -> dict[str, Any]:
     return body
 
 
+def put_video(rt: Runtime, key: str, path: Path | None = None, data: bytes | None = None) -> None:
+    """Put a video (a file, or bytes) into the test videos bucket at ``key``."""
+    body = data if data is not None else Path(path).read_bytes()  # type: ignore[arg-type]
+    rt.storage.s3.put_object(Bucket=VIDEOS_BUCKET, Key=key, Body=body)
+
+
+class FadingContext(LocalContext):
+    """A context whose clock jumps to almost out of time once ``fade`` is set."""
+
+    fade = False
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 5_000 if self.fade else 900_000
+
+
 def failures(response: dict[str, Any]) -> set[str]:
     """Message ids in a partial batch response."""
     return {f["itemIdentifier"] for f in response["batchItemFailures"]}

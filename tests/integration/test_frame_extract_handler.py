@@ -16,18 +16,14 @@ from shared.lambda_context import LocalContext
 from shared.status import Stage, StageKey, StageStatus
 from tests.conftest import (
     FRAMES_BUCKET,
-    VIDEOS_BUCKET,
+    FadingContext,
     failures,
     load_event,
+    put_video,
     s3_body,
     sqs_event,
     sqs_record,
 )
-
-
-def put_video(rt: Runtime, key: str, path: Path | None = None, data: bytes | None = None) -> None:
-    body = data if data is not None else Path(path).read_bytes()  # type: ignore[arg-type]
-    rt.storage.s3.put_object(Bucket=VIDEOS_BUCKET, Key=key, Body=body)
 
 
 def frame_keys(rt: Runtime, platform: str, shortcode: str) -> list[str]:
@@ -204,19 +200,10 @@ def test_too_little_time_left_defers_every_record_without_recording(runtime, syn
     assert runtime.status.errors() == []
 
 
-class _FadingContext(LocalContext):
-    """A context whose clock jumps to almost out of time once ``fade`` is set."""
-
-    fade = False
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 5_000 if self.fade else 900_000
-
-
 def test_running_out_of_time_mid_job_releases_the_claim(runtime, synth_clip):
     clip, _ = synth_clip
     put_video(runtime, "instagram/Cx1/video.mp4", clip)
-    ctx = _FadingContext(timeout_s=900)
+    ctx = FadingContext(timeout_s=900)
 
     def after_download(**_: Any) -> None:
         ctx.fade = True

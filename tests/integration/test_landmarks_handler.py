@@ -24,8 +24,9 @@ from shared.lambda_context import LocalContext
 from shared.status import Stage, StageStatus
 from tests.conftest import (
     FRAMES_BUCKET,
-    VIDEOS_BUCKET,
+    FadingContext,
     failures,
+    put_video,
     require_mediapipe,
     s3_body,
     sqs_event,
@@ -44,11 +45,6 @@ def lm_env(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     """The runtime with the development preset (10 fps), as a deployment would set it."""
     runtime.settings = runtime.settings.model_copy(update={"landmarks_preset": "development"})
     return runtime
-
-
-def put_video(rt: Runtime, key: str, path: Path | None = None, data: bytes | None = None) -> None:
-    body = data if data is not None else Path(path).read_bytes()  # type: ignore[arg-type]
-    rt.storage.s3.put_object(Bucket=VIDEOS_BUCKET, Key=key, Body=body)
 
 
 def state(rt: Runtime, platform: str, shortcode: str) -> Any:
@@ -220,17 +216,10 @@ def test_too_little_time_left_defers_without_recording(lm_env, synth_clip):
     assert lm_env.status.stages("instagram", "Cx1") == []
 
 
-class _FadingContext(LocalContext):
-    fade = False
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 5_000 if self.fade else 900_000
-
-
 def test_running_out_of_time_mid_extraction_releases_the_claim(lm_env, synth_clip, env_settings):
     clip, _ = synth_clip
     put_video(lm_env, "instagram/Cx1/video.mp4", clip)
-    ctx = _FadingContext(timeout_s=900)
+    ctx = FadingContext(timeout_s=900)
     lm_env.storage.s3.meta.events.register(
         "after-call.s3.GetObject", lambda **_: setattr(ctx, "fade", True)
     )
