@@ -90,6 +90,17 @@ def put_video(rt: Runtime, key: str, path: Path | None = None, data: bytes | Non
     rt.storage.s3.put_object(Bucket=VIDEOS_BUCKET, Key=key, Body=body)
 
 
+def count_calls(rt: Runtime, operation: str) -> list[str]:
+    """Record the key of every ``operation`` request the storage client sends."""
+    seen: list[str] = []
+
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        seen.append(params.get("Key", ""))
+
+    rt.storage.s3.meta.events.register(f"provide-client-params.s3.{operation}", hook)
+    return seen
+
+
 class FadingContext(LocalContext):
     """A context whose clock jumps to almost out of time once ``fade`` is set."""
 

@@ -17,6 +17,7 @@ from shared.status import Stage, StageKey, StageStatus
 from tests.conftest import (
     FRAMES_BUCKET,
     FadingContext,
+    count_calls,
     failures,
     load_event,
     put_video,
@@ -37,17 +38,6 @@ def manifest(rt: Runtime, platform: str, shortcode: str) -> dict[str, Any]:
 def stage_state(rt: Runtime, platform: str, shortcode: str) -> Any:
     states = [s for s in rt.status.stages(platform, shortcode) if s.stage == Stage.FRAME_EXTRACT]
     return states[0] if states else None
-
-
-def count_calls(rt: Runtime, operation: str) -> list[str]:
-    """Record the key of every ``operation`` request the storage client sends."""
-    seen: list[str] = []
-
-    def hook(params: dict[str, Any], **_: Any) -> None:
-        seen.append(params.get("Key", ""))
-
-    rt.storage.s3.meta.events.register(f"provide-client-params.s3.{operation}", hook)
-    return seen
 
 
 def test_s3_event_path_writes_frames_manifest_and_status(runtime, context, synth_clip):

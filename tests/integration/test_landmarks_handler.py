@@ -25,6 +25,7 @@ from shared.status import Stage, StageStatus
 from tests.conftest import (
     FRAMES_BUCKET,
     FadingContext,
+    count_calls,
     failures,
     put_video,
     require_mediapipe,
@@ -56,17 +57,6 @@ def load_npz(rt: Runtime, key: str) -> dict[str, np.ndarray]:
     data = rt.storage.get_bytes(FRAMES_BUCKET, key)
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         return {k: npz[k] for k in npz.files}
-
-
-def calls(rt: Runtime, *operations: str) -> list[tuple[str, str]]:
-    seen: list[tuple[str, str]] = []
-    for op in operations:
-
-        def hook(params: dict[str, Any], op: str = op, **_: Any) -> None:
-            seen.append((op, params.get("Key", "")))
-
-        rt.storage.s3.meta.events.register(f"provide-client-params.s3.{op}", hook)
-    return seen
 
 
 def test_s3_event_writes_arrays_and_metadata_from_memory(lm_env, context, synth_clip, env_settings):
@@ -236,13 +226,13 @@ def test_running_out_of_time_mid_extraction_releases_the_claim(lm_env, synth_cli
 def test_duplicates_process_once(lm_env, context, synth_clip):
     clip, _ = synth_clip
     put_video(lm_env, "instagram/Cx1/video.mp4", clip)
-    puts = calls(lm_env, "PutObject")
+    puts = count_calls(lm_env, "PutObject")
     body = {"shortcode": "Cx1", "platform": "instagram"}
     # two copies in one concurrent batch: one claims, the other goes back to SQS
     assert len(failures(lambda_handler(sqs_event(body, body), context))) == 1
     # the redelivery finds the stage done
     assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
-    assert [k for _, k in puts].count("instagram/Cx1/landmarks/landmarks.npz") == 1
+    assert puts.count("instagram/Cx1/landmarks/landmarks.npz") == 1
     assert state(lm_env, "instagram", "Cx1").attempts == 1
 
 
