@@ -21,9 +21,14 @@ case "$*" in
   "sts get-caller-identity --query Account --output text") echo 123456789012 ;;
   "ecr describe-repositories"*) [ -n "${ECR_REPO_EXISTS:-}" ] || exit 254 ;;
   "configure get region") exit 1 ;;
-  "ecr get-login-password"*) echo token ;;
+  # the pause lets docker start first, as it may on a busy machine
+  "ecr get-login-password"*) sleep 0.2; echo token ;;
 esac""",
-    "docker": "",
+    # like the real docker, `login --password-stdin` reads the password from its stdin
+    "docker": """
+case "$*" in
+  "login "*"--password-stdin"*) read -r password; echo "docker login got $password" >> "$LOG" ;;
+esac""",
     "git": """
 case "$*" in
   "rev-parse --short=12 HEAD") echo 0123456789ab ;;
@@ -40,7 +45,7 @@ def standins(tmp_path):
     log = tmp_path / "calls.log"
     for name, body in STANDINS.items():
         path = bin_dir / name
-        path.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n{body}\n')
+        path.write_text(f'#!/bin/sh\nLOG="{log}"\necho "{name} $*" >> "$LOG"\n{body}\n')
         path.chmod(0o755)
     return bin_dir, log
 
@@ -105,11 +110,13 @@ def test_real_run_pipes_the_login_and_builds(standins):
     bin_dir, log = standins
     proc = run(bin_dir, "--region", "eu-west-1", "--tag", "v1", ECR_REPO_EXISTS="1")
     assert proc.returncode == 0, proc.stderr
-    # `aws ecr get-login-password | docker login` run at once, so only docker's order is fixed
+    # `aws ecr get-login-password | docker login` run at once, so only docker's order is fixed;
+    # the password reaches docker through the pipe, never through argv
     calls = [c for c in log.read_text().splitlines() if c.startswith("docker")]
     image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/vidpipe:v1"
     assert calls == [
         f"docker login --username AWS --password-stdin {REGISTRY}",
+        "docker login got token",
         f"docker build --platform linux/amd64 --provenance=false -t {image} .",
         f"docker push {image}",
     ]
