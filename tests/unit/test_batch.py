@@ -32,11 +32,15 @@ def test_records_run_concurrently_up_to_the_limit(rt):
     from shared.batch import JobOutcome
 
     running, peak, lock = [0], [0], threading.Lock()
+    # two jobs must be inside at once to pass (a serial runner breaks it after 10 s),
+    # however slowly the threads start on a loaded machine
+    pair = threading.Barrier(2, timeout=10)
 
     def job(video, ctx):
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
+        pair.wait()
         time.sleep(0.2)
         with lock:
             running[0] -= 1
