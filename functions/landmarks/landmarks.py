@@ -26,8 +26,10 @@ mode:
   would not change.
 
 **Pipeline.** The sampled frames are split into ``workers`` contiguous segments. Each segment
-has a decoder thread (its own ``cv2.VideoCapture``, one seek to the segment start, ``grab()``
-without colour conversion for frames that are not sampled) feeding a bounded queue of
+has a decoder thread (its own ``cv2.VideoCapture``, one seek to the segment start, then
+:func:`sampled_frames`: ``grab()`` without colour conversion for the frames between samples,
+which inter-coded video needs as references; for Motion JPEG, whose frames are all key frames,
+packets are read and only the sampled ones decoded) feeding a bounded queue of
 ``queue_frames`` RGB frames, and an inference thread with its own MediaPipe graphs, so decoding
 and inference overlap and every core is busy. Tracking restarts at each segment start (the
 detector runs on that frame), which is one extra detection per segment. Memory is bounded by
@@ -45,7 +47,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,9 @@ HAND_LANDMARKS = 21
 MIN_SEGMENT_FRAMES = 24
 #: Hand slots: 0 = the subject's left hand, 1 = the subject's right hand (see :func:`_hands_array`).
 HAND_SLOTS = ("left", "right")
+#: FourCC codes of Motion JPEG: every frame is a key frame and every packet a complete JPEG
+#: image, so frames that are not sampled need not be decoded at all (:func:`sampled_frames`).
+MOTION_JPEG_FOURCCS = frozenset({"MJPG", "mjpg", "jpeg", "JPEG"})
 _EOF = object()
 
 
@@ -152,6 +157,7 @@ class _Segment:
     hands: list[np.ndarray] = field(default_factory=list)
     decode_s: float = 0.0
     inference_s: float = 0.0
+    decoding: DecodeStats = field(default_factory=lambda: DecodeStats())
     error: BaseException | None = None
 
 
@@ -245,32 +251,146 @@ def pose_hands_graph(config: LandmarksConfig) -> Any:
     )
 
 
-def _decode(
-    path: str, seg: _Segment, step: float, display: tuple[int, int] | None, stop: threading.Event
-) -> None:
-    cap = cv2.VideoCapture(path)
+@dataclass
+class DecodeStats:
+    """What reading one segment cost.
+
+    Attributes:
+        frames_decoded: frames the decoders produced (sampled and skipped ones).
+        packet_samples: sampled frames decoded from their own Motion JPEG packet.
+        fallback: why packet reading stopped part way (``None`` if it did not).
+    """
+
+    frames_decoded: int = 0
+    packet_samples: int = 0
+    fallback: str | None = None
+
+
+def _packet_capture(path: str) -> Any:
+    """A capture that returns each frame's encoded packet instead of decoding it."""
+    return cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])
+
+
+def motion_jpeg_size(path: Path | str) -> tuple[int, int] | None:
+    """``(width, height)`` in pixels if the video is Motion JPEG that can be read packet by
+    packet (:func:`sampled_frames`), else ``None``.
+
+    A FourCC in :data:`MOTION_JPEG_FOURCCS` qualifies unless the container asks for a rotation
+    (FFmpeg's decoder applies the display matrix; a packet decoded on its own would not).
+    """
+    cap = _packet_capture(str(path))
     try:
-        t0 = time.perf_counter()
-        first = sample_index(seg.k_start, step)
-        pos = 0
-        if first > 0:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, first)
-            if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == first:
-                pos = first
-            else:  # the container cannot seek exactly: reopen and skip by decoding
-                cap.release()
-                cap = cv2.VideoCapture(path)
-        k = seg.k_start
-        while not stop.is_set() and (seg.k_end is None or k < seg.k_end):
+        if not cap.isOpened():
+            return None
+        code = (int(cap.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF).to_bytes(4, "little")
+        if code.decode("latin-1") not in MOTION_JPEG_FOURCCS:
+            return None
+        if cap.get(cv2.CAP_PROP_ORIENTATION_META):
+            return None
+        return int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+
+
+def _open_at(path: str, index: int, packets: bool) -> tuple[Any, int]:
+    """A capture at frame ``index`` after one seek or, where the container cannot seek exactly
+    there, at frame 0; returns it and its position (0-based frame index of the next read)."""
+
+    def open_() -> Any:
+        return _packet_capture(path) if packets else cv2.VideoCapture(path)
+
+    cap = open_()
+    # Below frame 2 one grab is cheaper than a seek (and in packet mode OpenCV's seek to
+    # frame 1 lands on frame 2).
+    if index >= 2:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == index:
+            return cap, index
+        cap.release()
+        cap = open_()
+    return cap, 0
+
+
+def sampled_frames(
+    path: Path | str,
+    k_start: int,
+    k_end: int | None,
+    step: float,
+    *,
+    packet_size: tuple[int, int] | None = None,
+    stats: DecodeStats | None = None,
+) -> Generator[tuple[int, np.ndarray], None, None]:
+    """The samples ``k_start <= k < k_end`` of a video, in order, as ``(frame_index, frame)``.
+
+    ``frame_index`` is :func:`sample_index` ``(k, step)`` (0-based); ``frame`` is BGR
+    ``(H, W, 3)`` uint8. One seek to the first sample, then:
+
+    * by default, the frames between samples are ``grab()``bed: decoded but not converted, since
+      inter-coded video (H.264, VP9, MPEG-4) needs them as references;
+    * with ``packet_size`` (from :func:`motion_jpeg_size`), the stream is read as packets
+      (``CAP_PROP_FORMAT=-1``) and only the sampled frames are decoded (``cv2.imdecode``), so a
+      10 fps sampling of a 30 fps Motion JPEG video decodes a third of its frames. A packet the
+      JPEG decoder cannot read, or that decodes to another size (interlaced Motion JPEG stores
+      a field per image), hands the rest of the segment to FFmpeg decoding from that same
+      frame; ``stats.fallback`` says so.
+
+    Stops early at the end of the stream (``k_end=None``: reads to the end).
+    """
+    stats = stats if stats is not None else DecodeStats()
+    path = str(path)
+    size = packet_size  # None once FFmpeg decodes
+    k = k_start
+    cap, pos = _open_at(path, sample_index(k, step), size is not None)
+    try:
+        while k_end is None or k < k_end:
             index = sample_index(k, step)
             while pos < index:
                 if not cap.grab():
                     return
                 pos += 1
-            ok, frame = cap.read()
+                if size is None:
+                    stats.frames_decoded += 1
+            ok, data = cap.read()
             if not ok:
                 return
             pos += 1
+            if size is not None:
+                frame = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+                if frame is None or (frame.shape[1], frame.shape[0]) != size:
+                    stats.fallback = (
+                        f"frame {index}: the packet is not a {size[0]}x{size[1]} JPEG image; "
+                        "FFmpeg decoded the rest of the segment"
+                    )
+                    cap.release()
+                    size = None
+                    cap, pos = _open_at(path, index, False)
+                    continue
+                stats.packet_samples += 1
+            else:
+                frame = data
+            stats.frames_decoded += 1
+            yield index, frame
+            k += 1
+    finally:
+        cap.release()
+
+
+def _decode(
+    path: str,
+    seg: _Segment,
+    step: float,
+    display: tuple[int, int] | None,
+    packet_size: tuple[int, int] | None,
+    stop: threading.Event,
+) -> None:
+    frames = sampled_frames(
+        path, seg.k_start, seg.k_end, step, packet_size=packet_size, stats=seg.decoding
+    )
+    try:
+        t0 = time.perf_counter()
+        for index, frame in frames:
+            if stop.is_set():
+                break
             if display is not None:
                 frame = cv2.resize(frame, display, interpolation=cv2.INTER_AREA)
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
@@ -282,11 +402,10 @@ def _decode(
                 except queue.Full:
                     continue
             t0 = time.perf_counter()
-            k += 1
     except BaseException as exc:  # handed to the caller's thread
         seg.error = exc
     finally:
-        cap.release()
+        frames.close()
         while True:
             try:
                 seg.frames.put(_EOF, timeout=0.1)
@@ -418,6 +537,7 @@ def extract_landmarks(
     workers = config.processing.workers or (os.cpu_count() or 1)
     segments = _plan_segments(total, cfg.max_frames, workers, config.processing.queue_frames)
     display = info.display_size if info.display_size != (info.width, info.height) else None
+    packet_size = motion_jpeg_size(video_path)
 
     single_threaded_opencv()
     stop = threading.Event()
@@ -433,7 +553,7 @@ def extract_landmarks(
         threads.append(
             threading.Thread(
                 target=_decode,
-                args=(str(video_path), seg, step, display, stop),
+                args=(str(video_path), seg, step, display, packet_size, stop),
                 name=f"landmarks-decode-{seg.number}",
                 daemon=True,
             )
@@ -511,6 +631,11 @@ def extract_landmarks(
             "inference_s": round(sum(s.inference_s for s in segments), 3),
             "frames_per_second": round(n / elapsed, 3) if elapsed > 0 else None,
             "workers": len(segments),
+        },
+        "decoding": {
+            "method": "motion_jpeg_packets" if packet_size else "ffmpeg",
+            "frames_decoded": sum(s.decoding.frames_decoded for s in segments),
+            "fallbacks": [s.decoding.fallback for s in segments if s.decoding.fallback],
         },
         "arrays": {
             "timestamps_s": {"shape": [n], "dtype": "float64", "unit": "seconds"},
