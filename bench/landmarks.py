@@ -109,25 +109,12 @@ def run(mode: str, preset: str, video: Path) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-TRANSCODE = r"""
-import sys, cv2
-src = cv2.VideoCapture(sys.argv[1])
-size = int(src.get(cv2.CAP_PROP_FRAME_WIDTH)), int(src.get(cv2.CAP_PROP_FRAME_HEIGHT))
-out = cv2.VideoWriter(sys.argv[2], cv2.VideoWriter_fourcc(*"MJPG"), src.get(cv2.CAP_PROP_FPS), size)
-while True:
-    ok, frame = src.read()
-    if not ok:
-        break
-    out.write(frame)
-out.release()
-"""
-
-
 def motion_jpeg_copy(video: Path) -> Path:
-    """``video`` re-encoded as Motion JPEG AVI (OpenCV's default quality) in a temp dir; in a
-    child process, so this one never loads OpenCV (see ``ru_maxrss`` above)."""
+    """``video`` re-encoded as Motion JPEG AVI (:func:`shared.synth.motion_jpeg_copy`) in a temp
+    dir; in a child process, so this one never loads OpenCV (see ``ru_maxrss`` above)."""
     out = Path(tempfile.mkdtemp()) / f"{video.stem}_mjpeg.avi"
-    subprocess.run([sys.executable, "-c", TRANSCODE, str(video), str(out)], check=True)
+    code = "import sys; from shared.synth import motion_jpeg_copy; motion_jpeg_copy(*sys.argv[1:])"
+    subprocess.run([sys.executable, "-c", code, str(video), str(out)], check=True, cwd=ROOT)
     return out
 
 

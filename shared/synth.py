@@ -79,3 +79,31 @@ def make_clip(
     finally:
         writer.release()
     return cuts
+
+
+def motion_jpeg_copy(src: Path | str, dst: Path | str) -> Path:
+    """Re-encode ``src`` as a Motion JPEG AVI at ``dst`` (same size and frame rate, OpenCV's
+    default JPEG quality), so every frame is a key frame. Returns ``dst``.
+
+    Raises:
+        ValueError: ``src`` could not be opened or ``dst`` not written.
+    """
+    cap = cv2.VideoCapture(str(src))
+    if not cap.isOpened():
+        raise ValueError(f"{src}: not a readable video")
+    size = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    fourcc = cv2.VideoWriter.fourcc(*"MJPG")
+    writer = cv2.VideoWriter(str(dst), fourcc, cap.get(cv2.CAP_PROP_FPS), size)
+    if not writer.isOpened():
+        cap.release()
+        raise ValueError(f"{dst}: cannot write a Motion JPEG AVI there")
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            writer.write(frame)
+    finally:
+        writer.release()
+        cap.release()
+    return Path(dst)

@@ -17,6 +17,7 @@ from functions.landmarks.landmarks import (
     sample_index,
     sampled_frames,
 )
+from shared.synth import motion_jpeg_copy
 from tests.conftest import require_mediapipe, sample
 
 FPS, FRAMES, SIZE = 30, 90, (320, 240)
@@ -146,17 +147,7 @@ def test_extraction_records_how_it_decoded(mjpeg, mpeg4):
 def test_motion_jpeg_packets_give_the_landmarks_ffmpeg_decoding_gives(tmp_path, monkeypatch):
     require_mediapipe()
     # given sports2d_demo.mp4 re-encoded as Motion JPEG (230 frames, 1768x994, 30 fps)
-    src = cv2.VideoCapture(str(sample("sports2d_demo.mp4")))
-    path = tmp_path / "sports2d_mjpeg.avi"
-    w, h = int(src.get(cv2.CAP_PROP_FRAME_WIDTH)), int(src.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (w, h))
-    while True:
-        ok, frame = src.read()
-        if not ok:
-            break
-        writer.write(frame)
-    writer.release()
-    src.release()
+    path = motion_jpeg_copy(sample("sports2d_demo.mp4"), tmp_path / "sports2d_mjpeg.avi")
     cfg = preset_config("development").with_overrides(workers=2)  # 10 fps, pose only
     packets = extract_landmarks(path, cfg)
     monkeypatch.setattr(lm, "MOTION_JPEG_FOURCCS", frozenset())  # FFmpeg decodes every frame
