@@ -92,6 +92,16 @@ class Claim:
     outcome: ClaimOutcome
     attempts: int = 0
 
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> Claim:
+        """Parse ``vidpipe_claim_stage``'s JSON result, ``{"outcome": ..., "attempts": n}``
+        (the SQL function both the PostgreSQL and the Supabase adapters call).
+
+        Raises:
+            KeyError, ValueError: the result lacks a key or names an unknown outcome.
+        """
+        return cls(ClaimOutcome(result["outcome"]), int(result["attempts"]))
+
 
 @dataclass(frozen=True)
 class ErrorReport:

@@ -13,7 +13,6 @@ from typing import Any
 from shared.errors import ConfigurationError, StatusStoreUnavailableError
 from shared.status import (
     Claim,
-    ClaimOutcome,
     ErrorReport,
     ErrorRow,
     StageKey,
@@ -106,7 +105,7 @@ class PostgresStatusStore:
             "%s, %s, %s, %s, %s::float8",
             (key.platform, key.shortcode, str(key.stage), worker_id, float(lease_s)),
         )
-        return Claim(ClaimOutcome(r["outcome"]), int(r["attempts"]))
+        return Claim.from_result(r)
 
     def complete(
         self,

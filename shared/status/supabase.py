@@ -20,7 +20,6 @@ import httpx
 from shared.errors import ConfigurationError, StatusStoreUnavailableError
 from shared.status import (
     Claim,
-    ClaimOutcome,
     ErrorReport,
     ErrorRow,
     StageKey,
@@ -136,7 +135,7 @@ class SupabaseStatusStore:
         r = self._rpc(
             "vidpipe_claim_stage", {**self._key(key, worker_id), "p_lease_seconds": float(lease_s)}
         )
-        return Claim(ClaimOutcome(r["outcome"]), int(r["attempts"]))
+        return Claim.from_result(r)
 
     def complete(
         self,
