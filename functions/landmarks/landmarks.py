@@ -145,6 +145,21 @@ def planned_samples(frame_count: int, step: float, max_frames: int | None) -> in
 
 
 @dataclass
+class DecodeStats:
+    """What reading one segment cost.
+
+    Attributes:
+        frames_decoded: frames the decoders produced (sampled and skipped ones).
+        packet_samples: sampled frames decoded from their own Motion JPEG packet.
+        fallback: why packet reading stopped part way (``None`` if it did not).
+    """
+
+    frames_decoded: int = 0
+    packet_samples: int = 0
+    fallback: str | None = None
+
+
+@dataclass
 class _Segment:
     """Samples ``k_start`` up to ``k_end`` (exclusive; ``None``: until end of file)."""
 
@@ -157,7 +172,7 @@ class _Segment:
     hands: list[np.ndarray] = field(default_factory=list)
     decode_s: float = 0.0
     inference_s: float = 0.0
-    decoding: DecodeStats = field(default_factory=lambda: DecodeStats())
+    decoding: DecodeStats = field(default_factory=DecodeStats)
     error: BaseException | None = None
 
 
@@ -249,21 +264,6 @@ def pose_hands_graph(config: LandmarksConfig) -> Any:
         },
         outputs=["pose_landmarks", "left_hand_landmarks", "right_hand_landmarks"],
     )
-
-
-@dataclass
-class DecodeStats:
-    """What reading one segment cost.
-
-    Attributes:
-        frames_decoded: frames the decoders produced (sampled and skipped ones).
-        packet_samples: sampled frames decoded from their own Motion JPEG packet.
-        fallback: why packet reading stopped part way (``None`` if it did not).
-    """
-
-    frames_decoded: int = 0
-    packet_samples: int = 0
-    fallback: str | None = None
 
 
 def _packet_capture(path: str) -> Any:
