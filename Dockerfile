@@ -16,7 +16,9 @@ RUN python -c "import tomllib; deps = tomllib.load(open('${LAMBDA_TASK_ROOT}/pyp
 COPY shared/ ${LAMBDA_TASK_ROOT}/shared/
 COPY functions/ ${LAMBDA_TASK_ROOT}/functions/
 
-# Import every handler at build time: a broken entrypoint fails the build, not the first event.
-RUN python -c "import functions.frame_extract.handler, functions.landmarks.handler, functions.rekognition.handler, functions.physics.handler"
+# Import every handler and settings class the stage registry names (shared/stages.py) at build
+# time: a broken entrypoint fails the build, not the first event. vidpipe/ (the CLI and local
+# tooling) is not copied: the functions never import it.
+RUN python -m shared.stages
 
 CMD ["functions.frame_extract.handler.lambda_handler"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.template import stage_queues
+from vidpipe.template import stage_queues
 
 PROBE = (
     "import importlib, time\n"

@@ -72,12 +72,12 @@ def _frames_from_samples():
 
 
 def _frames_synthetic():
-    from shared.synth import shot_frame
+    from vidpipe.synth import scene_frame
 
     shot = 0
     while True:
         for t in range(300):
-            yield shot_frame(shot, t, 1280, 720)
+            yield scene_frame(shot, t, 1280, 720)
         shot += 1
 
 
@@ -139,7 +139,7 @@ def tools(video: Path, out: Path) -> dict[str, list[str]]:
         "vidpipe": [
             sys.executable,
             "-m",
-            "shared.cli",
+            "vidpipe.cli",
             "frames",
             str(video),
             "--out",

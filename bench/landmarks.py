@@ -110,10 +110,10 @@ def run(mode: str, preset: str, video: Path) -> dict[str, float]:
 
 
 def motion_jpeg_copy(video: Path) -> Path:
-    """``video`` re-encoded as Motion JPEG AVI (:func:`shared.synth.motion_jpeg_copy`) in a temp
+    """``video`` re-encoded as Motion JPEG AVI (:func:`vidpipe.synth.motion_jpeg_copy`) in a temp
     dir; in a child process, so this one never loads OpenCV (see ``ru_maxrss`` above)."""
     out = Path(tempfile.mkdtemp()) / f"{video.stem}_mjpeg.avi"
-    code = "import sys; from shared.synth import motion_jpeg_copy; motion_jpeg_copy(*sys.argv[1:])"
+    code = "import sys; from vidpipe.synth import motion_jpeg_copy; motion_jpeg_copy(*sys.argv[1:])"
     subprocess.run([sys.executable, "-c", code, str(video), str(out)], check=True, cwd=ROOT)
     return out
 
@@ -122,7 +122,7 @@ def inputs() -> list[Path]:
     found = [SAMPLES / n for n in VIDEOS if (SAMPLES / n).is_file()]
     if found:
         return [*found, motion_jpeg_copy(found[0])]
-    from shared.synth import make_clip
+    from vidpipe.synth import make_clip
 
     clip = Path(tempfile.mkdtemp()) / "synthetic.mp4"
     make_clip(clip)

@@ -2,7 +2,7 @@
 
 Clients are created lazily (first use, not import), so moto or a local endpoint is in place
 first, and are cached per (service, settings) for warm Lambda invocations. Every client has
-adaptive retries and explicit time-outs (DESIGN §8).
+adaptive retries and explicit time-outs (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ Built on Powertools' ``BatchProcessor`` (``EventType.SQS``), with two changes:
 * records are processed on up to ``CONCURRENCY_LIMIT`` threads (:class:`ConcurrentBatchProcessor`);
 * ``raise_on_entire_batch_failure=False``: when every record fails (typically all of them out of
   time) the handler *returns* the full ``batchItemFailures`` list instead of raising
-  ``BatchProcessingError``, which would make the invocation look like a crash (DESIGN §5).
+  ``BatchProcessingError``, which would make the invocation look like a crash (docs/errors.md).
 
-Per record (DESIGN §5):
+Per record (docs/errors.md):
 
 =====================  ===========================================================  ==========
 what happened          status store                                                 SQS
@@ -42,12 +42,12 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from shared.config import Settings, get_settings
+from shared.config import S, Settings, SettingsCache, get_settings
 from shared.errors import (
     ClaimHeldError,
     OutOfTimeError,
-    PermanentError,
     PipelineError,
+    is_retryable,
 )
 from shared.messages import VideoJob, parse_body
 from shared.observability import MetricUnit, logger, metrics
@@ -110,6 +110,7 @@ class Runtime:
     settings: Settings
     storage: S3Storage
     status: StatusStore
+    stage_settings: SettingsCache = field(default_factory=SettingsCache)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -138,6 +139,7 @@ class JobContext:
         deadline: call ``deadline.check()`` in long loops.
         worker_id: the claim holder's id (``{request id}:{message id}``).
         attempt: how many times this stage has been claimed, this time included.
+        stage_settings: the runtime's cache of stage settings (:meth:`settings_for`).
     """
 
     settings: Settings
@@ -146,7 +148,16 @@ class JobContext:
     deadline: Deadline
     worker_id: str
     attempt: int
+    stage_settings: SettingsCache = field(default_factory=SettingsCache)
     _metrics_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def settings_for(self, cls: type[S]) -> S:
+        """The stage settings of class ``cls`` (read once per runtime).
+
+        Raises:
+            ConfigurationError: a variable is invalid.
+        """
+        return self.stage_settings.get(cls)
 
     def add_metric(self, name: str, unit: MetricUnit, value: float) -> None:
         """Add an EMF metric (thread-safe)."""
@@ -186,7 +197,8 @@ def run_batch(
 
     Args:
         event: the Lambda SQS event.
-        context: the Lambda context (or :class:`~shared.lambda_context.LocalContext`).
+        context: the Lambda context (or anything with ``get_remaining_time_in_millis()`` and
+            ``aws_request_id``, as the local runner passes).
         stage: which stage this handler runs.
         job: the stage's work for one video.
         runtime: collaborators; the cached process runtime when ``None``.
@@ -217,12 +229,11 @@ def run_batch(
 def _report(
     stage: Stage, exc: BaseException, job: VideoJob | None, attempt: int | None, request_id: str
 ) -> ErrorReport:
-    retryable = not isinstance(exc, PermanentError)
     return ErrorReport(
         stage=stage,
         error_class=exc.error_class if isinstance(exc, PipelineError) else type(exc).__name__,
         message=str(exc)[:2000] or type(exc).__name__,
-        retryable=retryable,
+        retryable=is_retryable(exc),
         platform=job.platform if job else None,
         shortcode=job.shortcode if job else None,
         attempt=attempt,
@@ -248,7 +259,9 @@ def _process_record(
         raise OutOfTimeError(f"{deadline.remaining_ms()} ms left, under MIN_REMAINING_MS")
     try:
         parsed = parse_body(record.body, default_bucket=rt.settings.s3_bucket_videos)
-    except PermanentError as exc:
+    except PipelineError as exc:
+        if is_retryable(exc):
+            raise
         logger.warning(
             "rejected message",
             extra={
@@ -304,6 +317,7 @@ def _run_job(
         deadline=deadline,
         worker_id=worker_id,
         attempt=claim.attempts,
+        stage_settings=rt.stage_settings,
     )
     try:
         outcome = job_fn(job, ctx)
@@ -312,25 +326,18 @@ def _run_job(
         rt.status.release(key, worker_id)
         metrics.add_metric(name="RecordsDeferred", unit=MetricUnit.Count, value=1)
         raise
-    except PermanentError as exc:
+    except Exception as exc:
+        if is_retryable(exc):
+            _record_transient(exc, key, rt, stage, job, claim.attempts, worker_id, request_id, log)
+            raise
+        report = _report(stage, exc, job, claim.attempts, request_id)
         logger.warning(
             "permanent error; acknowledging",
-            extra={**log, "error_class": exc.error_class, "error": str(exc)},
+            extra={**log, "error_class": report.error_class, "error": str(exc)},
         )
-        rt.status.fail(key, worker_id, _report(stage, exc, job, claim.attempts, request_id))
+        rt.status.fail(key, worker_id, report)
         metrics.add_metric(name="RecordsFailedPermanent", unit=MetricUnit.Count, value=1)
         return "failed"
-    except Exception as exc:
-        logger.exception(
-            "transient error; SQS will redeliver",
-            extra={**log, "error_class": type(exc).__name__, "attempt": claim.attempts},
-        )
-        try:
-            rt.status.fail(key, worker_id, _report(stage, exc, job, claim.attempts, request_id))
-        except PipelineError:
-            logger.exception("could not record the error", extra=log)
-        metrics.add_metric(name="RecordsFailedTransient", unit=MetricUnit.Count, value=1)
-        raise
     rt.status.complete(
         key,
         worker_id,
@@ -344,3 +351,26 @@ def _run_job(
     )
     metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=1)
     return "skipped" if outcome.skipped else "succeeded"
+
+
+def _record_transient(
+    exc: BaseException,
+    key: StageKey,
+    rt: Runtime,
+    stage: Stage,
+    job: VideoJob,
+    attempt: int,
+    worker_id: str,
+    request_id: str,
+    log: dict[str, str],
+) -> None:
+    """Log and record a retryable failure; the caller re-raises it for redelivery."""
+    logger.exception(
+        "transient error; SQS will redeliver",
+        extra={**log, "error_class": type(exc).__name__, "attempt": attempt},
+    )
+    try:
+        rt.status.fail(key, worker_id, _report(stage, exc, job, attempt, request_id))
+    except PipelineError:
+        logger.exception("could not record the error", extra=log)
+    metrics.add_metric(name="RecordsFailedTransient", unit=MetricUnit.Count, value=1)

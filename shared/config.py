@@ -1,91 +1,62 @@
-"""One validated settings object for every handler and the CLI.
+"""Validated settings: the core :class:`Settings` every handler and the CLI use, and the base
+class and loader of the stages' own settings.
+
+The core settings cover what every stage shares: buckets, batch behaviour, S3 I/O, the status
+store and debugging. Each stage declares its own class beside its code
+(``functions/<stage>/settings.py``, named in the stage registry, :mod:`shared.stages`), with an
+``env_prefix`` where its variables share one (``LANDMARKS_``, ``REKOGNITION_``, ``GEMINI_``).
 
 Every field is read from the environment (or a ``.env`` file) by pydantic-settings, validated on
-first use, and documented in ``.env.sample``; ``tests/unit/test_config.py`` keeps the two in step.
-Bad configuration fails fast with a message that names the variable.
+first use, and documented in ``.env.sample``; ``tests/unit/test_config.py`` keeps the two in step
+for every class. Bad configuration fails fast with a :class:`ConfigurationError` that names the
+variable (docs/settings.md).
 """
 
 from __future__ import annotations
 
+import threading
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
 
 
-class Detector(StrEnum):
-    """PySceneDetect detectors the frame-extract stage can run."""
-
-    CONTENT = "content"
-    ADAPTIVE = "adaptive"
-
-
 class StatusBackend(StrEnum):
-    """Where per-stage status is kept (DESIGN §4)."""
+    """Where per-stage status is kept (docs/status.md)."""
 
     SQLITE = "sqlite"
     SUPABASE = "supabase"
     POSTGRES = "postgres"
 
 
-class Settings(BaseSettings):
-    """Pipeline settings. Names are the environment variables; units are in the field names."""
+_MODEL_CONFIG = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+)
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-    )
+
+class StageSettings(BaseSettings):
+    """Base class of a stage's own settings (``functions/<stage>/settings.py``).
+
+    Subclasses set ``model_config = StageSettings.model_config | {"env_prefix": "..."}`` where
+    their variables share a prefix; field names plus the prefix are the environment variables.
+    """
+
+    model_config = _MODEL_CONFIG
+
+
+class Settings(BaseSettings):
+    """Core pipeline settings. Names are the environment variables; units are in the names."""
+
+    model_config = _MODEL_CONFIG
 
     # --- buckets -----------------------------------------------------------------------------
     s3_bucket_videos: str = Field("vidpipe-videos", min_length=3, max_length=63)
     s3_bucket_frames: str = Field("vidpipe-videos", min_length=3, max_length=63)
-
-    # --- frame extraction --------------------------------------------------------------------
-    min_frames: int = Field(3, ge=1, le=1000)
-    scene_detector: Detector = Detector.CONTENT
-    scene_threshold: float = Field(27.0, gt=0, le=255)
-    adaptive_threshold: float = Field(3.0, gt=0)
-    min_scene_len_frames: int = Field(15, ge=1)
-    jpeg_quality: int = Field(90, ge=1, le=100)
-    keyframe_buffer_mb: int = Field(128, ge=16, le=4096)
-
-    # --- landmarks -----------------------------------------------------------------------------
-    landmarks_preset: str = Field(
-        "production", pattern="^(development|production|high_accuracy|fast_processing)$"
-    )
-    landmarks_config: Path | None = None
-    landmarks_workers: int = Field(0, ge=0, le=64)
-
-    # --- rekognition ---------------------------------------------------------------------------
-    rekognition_max_frames: int = Field(30, ge=1, le=1000)
-    rekognition_min_interval_s: float = Field(2.0, gt=0)
-    rekognition_long_scene_s: float = Field(10.0, gt=0)
-    rekognition_scenes: int = Field(5, ge=1, le=100)
-    rekognition_max_labels: int = Field(25, ge=1, le=1000)
-    rekognition_min_confidence: float = Field(60.0, ge=0, le=100)
-    rekognition_always_faces: bool = False
-    rekognition_concurrency: int = Field(4, ge=1, le=64)
-    rekognition_retries: int = Field(8, ge=0, le=20)
-    rekognition_price_per_image_usd: float = Field(0.001, ge=0)
-    rekognition_emulated: bool = False
-
-    # --- physics (Gemini) ----------------------------------------------------------------------
-    gemini_api_key: SecretStr | None = None
-    gemini_api_key_parameter: str | None = None
-    gemini_model: str = "gemini-3-flash-preview"
-    gemini_fps: float = Field(16.0, gt=0, le=60)
-    gemini_active_timeout_s: float = Field(300.0, gt=0)
-    gemini_poll_interval_s: float = Field(2.0, gt=0)
-    gemini_use_cache: bool = True
-    gemini_cache_ttl_s: int = Field(600, ge=60)
-    gemini_retries: int = Field(3, ge=1, le=10)
-    gemini_timeout_s: float = Field(300.0, gt=0)
-    gemini_price_input_per_mtok: float = Field(0.50, ge=0)
-    gemini_price_output_per_mtok: float = Field(3.00, ge=0)
-    gemini_price_cached_per_mtok: float = Field(0.05, ge=0)
 
     # --- batch behaviour ---------------------------------------------------------------------
     concurrency_limit: int = Field(2, ge=1, le=64)
@@ -115,11 +86,6 @@ class Settings(BaseSettings):
     # --- observability -----------------------------------------------------------------------
     debug: bool = False
 
-    @field_validator("landmarks_config", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.abort_remaining_ms > self.min_remaining_ms:
@@ -136,23 +102,70 @@ class Settings(BaseSettings):
         return self
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with keyword overrides on top.
+S = TypeVar("S", bound=BaseSettings)
+
+
+def env_name(cls: type[BaseSettings], field: str) -> str:
+    """The environment variable of ``cls.field`` (its ``env_prefix`` plus the name, upper case)."""
+    if not field:
+        return ""
+    return (str(cls.model_config.get("env_prefix") or "") + field).upper()
+
+
+def load_stage_settings(cls: type[S], **overrides: object) -> S:
+    """Build ``cls`` (any settings class) from the environment, with keyword overrides on top.
 
     Raises:
         ConfigurationError: a variable is missing or invalid; the message names it.
     """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
+            f"{env_name(cls, '.'.join(str(p) for p in err['loc'])) or 'settings'}: {err['msg']}"
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from exc
 
 
+def load_settings(**overrides: object) -> Settings:
+    """Build the core settings from the environment, with keyword overrides on top.
+
+    Raises:
+        ConfigurationError: a variable is missing or invalid; the message names it.
+    """
+    return load_stage_settings(Settings, **overrides)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once (cold start) and cached for warm invocations."""
+    """The process-wide core settings, read once (cold start) and cached for warm invocations."""
     return load_settings()
+
+
+class SettingsCache:
+    """Stage settings read once per runtime (thread-safe), keyed by class."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[type[Any], Any] = {}
+
+    def get(self, cls: type[S]) -> S:
+        """The cached instance of ``cls``, read from the environment on first use.
+
+        Raises:
+            ConfigurationError: a variable is invalid.
+        """
+        with self._lock:
+            if cls not in self._cache:
+                self._cache[cls] = load_stage_settings(cls)
+            value: S = self._cache[cls]
+            return value
+
+    def override(self, cls: type[S], **updates: Any) -> S:
+        """Replace the cached ``cls`` with a copy that has ``updates`` (tests, the CLI's flags);
+        the values are not validated again."""
+        value = self.get(cls).model_copy(update=updates)
+        with self._lock:
+            self._cache[cls] = value
+        return value

@@ -1,6 +1,25 @@
-"""The pipeline's error tree and its retry semantics (DESIGN §5).
+"""The pipeline's error tree and its retry semantics (docs/errors.md).
 
-``PipelineError`` > ``PermanentError`` | ``TransientError`` | ``OutOfTimeError``.
+Every class, with its ``retryable`` flag::
+
+    PipelineError (retryable)
+    ├── PermanentError (not retryable)
+    │   ├── InvalidMessageError
+    │   │   └── InvalidIdentifierError
+    │   ├── VideoMissingError
+    │   ├── VideoTooLargeError
+    │   └── CorruptVideoError
+    ├── TransientError (retryable)
+    │   ├── StorageUnavailableError
+    │   ├── StatusStoreUnavailableError
+    │   └── ClaimHeldError
+    ├── OutOfTimeError (retryable, not counted as an error)
+    └── ConfigurationError (retryable)
+
+Stages add their own subclasses beside their code (``RekognitionUnavailableError``,
+``GeminiUnavailableError``, ``InvalidObservationError``, ...). Whether a failure is retried is
+decided in one place, :func:`is_retryable`, from the ``retryable`` attribute, so a new class
+that sets ``retryable = False`` is acknowledged like any permanent error whatever its base.
 
 * ``PermanentError``: the input itself is wrong (malformed body, bad identifier, key outside the
   layout, video missing, not a video, corrupt or over the size limit). Recorded as ``failed``,
@@ -11,6 +30,9 @@
   ``maxReceiveCount`` receives, moves it to the DLQ.
 * ``OutOfTimeError``: too little Lambda time is left to start or finish the record. The claim is
   released, the record is reported in ``batchItemFailures`` and nothing is recorded as an error.
+
+* ``ConfigurationError``: the deployment is misconfigured (bad settings, no credentials, a
+  schema mismatch). Retried, so messages wait in the queue or the DLQ until an operator fixes it.
 
 Any other exception that escapes a job is a bug and is treated like a transient error: retried,
 then parked in the DLQ, never silently acknowledged.
@@ -84,3 +106,10 @@ class ClaimHeldError(TransientError):
 class ConfigurationError(PipelineError):
     """The deployment is misconfigured (bad settings, schema mismatch). Retried, so that
     messages wait in the queue or the DLQ until an operator fixes it, instead of being lost."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether SQS should deliver the record again after ``exc``: the ``retryable`` attribute of
+    a :class:`PipelineError` (of its class or set on the instance); ``True`` for anything else
+    (a bug is retried and then parked in the DLQ, never acknowledged)."""
+    return bool(getattr(exc, "retryable", True)) if isinstance(exc, PipelineError) else True

@@ -1,4 +1,4 @@
-"""Parsing of SQS record bodies into validated video jobs (DESIGN §2, a contract).
+"""Parsing of SQS record bodies into validated video jobs (docs/messages.md, a contract).
 
 A body is one of:
 

@@ -1,4 +1,4 @@
-"""Structured logs and EMF metrics through Powertools for AWS Lambda (DESIGN §8).
+"""Structured logs and EMF metrics through Powertools for AWS Lambda (docs/architecture.md).
 
 Logs are JSON on stderr with keys such as ``platform``, ``shortcode`` and ``stage``; metrics are
 CloudWatch Embedded Metric Format in namespace ``VidPipe``. The CLI turns EMF output off

@@ -1,7 +1,7 @@
 """Video I/O shared by the stages: opening with clear errors, basic facts, JPEG encoding.
 
-Decoding goes through PySceneDetect's OpenCV backend (``VideoStreamCv2``), which DESIGN §7 found
-faster than PyAV for detection on this hardware.
+Decoding goes through PySceneDetect's OpenCV backend (``VideoStreamCv2``), which was
+faster than PyAV (docs/dependencies.md) for detection on this hardware.
 """
 
 from __future__ import annotations

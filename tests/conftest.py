@@ -1,11 +1,10 @@
-"""Shared fixtures: moto, settings, a runtime wired like the real handler, events, samples."""
+"""Shared fixtures: moto, settings, a runtime wired like the real handler, clips, PostgreSQL.
+
+Helpers to import are in :mod:`tests.support.helpers`."""
 
 from __future__ import annotations
 
-import copy
-import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,104 +14,9 @@ import pytest
 from shared import aws
 from shared.batch import Runtime, get_runtime
 from shared.config import Settings, get_settings, load_settings
-from shared.lambda_context import LocalContext
-from shared.synth import make_clip
-
-ROOT = Path(__file__).resolve().parents[1]
-EVENTS = ROOT / "tests" / "events"
-SAMPLES = Path(os.environ.get("VIDPIPE_SAMPLES", ROOT.parent / "shared" / "samples"))
-VIDEOS_BUCKET = "vidpipe-test-videos"
-FRAMES_BUCKET = "vidpipe-test-frames"
-
-
-def sample(name: str) -> Path:
-    """Path of a real sample video; skips the test when ../shared/samples is absent."""
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"sample {name} not found under {SAMPLES} (set VIDPIPE_SAMPLES)")
-    return path
-
-
-def require_mediapipe() -> None:
-    """Skip when mediapipe is not installed (``requirements-mediapipe.txt``); fail in CI."""
-    try:
-        import mediapipe  # noqa: F401
-    except ImportError:
-        if os.environ.get("VIDPIPE_REQUIRE_TOOLS"):
-            pytest.fail("VIDPIPE_REQUIRE_TOOLS is set but mediapipe is not installed")
-        pytest.skip(
-            "mediapipe is not installed: pip install --no-deps -r requirements-mediapipe.txt",
-            allow_module_level=True,
-        )
-
-
-def ground_truth() -> dict[str, Any]:
-    """``ground_truth.json`` of the samples (skips when absent)."""
-    return json.loads(sample("ground_truth.json").read_text())
-
-
-def load_event(name: str) -> Any:
-    """A JSON event from tests/events/."""
-    return json.loads((EVENTS / name).read_text())
-
-
-def sqs_record(body: Any, message_id: str | None = None) -> dict[str, Any]:
-    """One SQS record as Lambda delivers it; ``body`` is JSON-encoded unless already a str."""
-    return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": "handle",
-        "body": body if isinstance(body, str) else json.dumps(body),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:vidpipe-frame-extract",
-        "awsRegion": "us-east-1",
-    }
-
-
-def sqs_event(*bodies: Any) -> dict[str, Any]:
-    """An SQS event with one record per body."""
-    return {"Records": [sqs_record(b) for b in bodies]}
-
-
-def s3_body(key_in_event: str, bucket: str = VIDEOS_BUCKET) -> dict[str, Any]:
-    """The S3 notification body from tests/events with the key as S3 encodes it."""
-    body = copy.deepcopy(load_event("s3_object_created.json"))
-    body["Records"][0]["s3"]["bucket"]["name"] = bucket
-    body["Records"][0]["s3"]["object"]["key"] = key_in_event
-    return body
-
-
-def put_video(rt: Runtime, key: str, path: Path | None = None, data: bytes | None = None) -> None:
-    """Put a video (a file, or bytes) into the test videos bucket at ``key``."""
-    body = data if data is not None else Path(path).read_bytes()  # type: ignore[arg-type]
-    rt.storage.s3.put_object(Bucket=VIDEOS_BUCKET, Key=key, Body=body)
-
-
-def count_calls(rt: Runtime, operation: str) -> list[str]:
-    """Record the key of every ``operation`` request the storage client sends."""
-    seen: list[str] = []
-
-    def hook(params: dict[str, Any], **_: Any) -> None:
-        seen.append(params.get("Key", ""))
-
-    rt.storage.s3.meta.events.register(f"provide-client-params.s3.{operation}", hook)
-    return seen
-
-
-class FadingContext(LocalContext):
-    """A context whose clock jumps to almost out of time once ``fade`` is set."""
-
-    fade = False
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 5_000 if self.fade else 900_000
-
-
-def failures(response: dict[str, Any]) -> set[str]:
-    """Message ids in a partial batch response."""
-    return {f["itemIdentifier"] for f in response["batchItemFailures"]}
+from tests.support.helpers import FRAMES_BUCKET, VIDEOS_BUCKET
+from vidpipe.lambda_context import LocalContext
+from vidpipe.synth import make_clip
 
 
 @pytest.fixture(scope="session")
@@ -211,7 +115,7 @@ def plain_settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Any]:
     """A throwaway PostgreSQL cluster for the session (skips when no server binaries)."""
-    from tests.pg import PgServer, find_bin_dir
+    from tests.support.pg import PgServer, find_bin_dir
 
     bin_dir = find_bin_dir()
     if bin_dir is None and os.environ.get("VIDPIPE_REQUIRE_POSTGRES"):
@@ -235,16 +139,8 @@ def pg_db(pg_server: Any) -> Iterator[str]:
 @pytest.fixture
 def fake_supabase(pg_db: str) -> Iterator[Any]:
     """PostgREST's behaviour over the real database, for supabase-py's HTTP requests."""
-    from tests.fake_postgrest import FakePostgrest
+    from tests.support.fake_postgrest import FakePostgrest
 
     fake = FakePostgrest(pg_db)
     yield fake
     fake.close()
-
-
-def supabase_store(fake: Any, key: str | None = None) -> Any:
-    """A SupabaseStatusStore on the real supabase-py client, answered by ``fake``."""
-    from shared.status.supabase import SupabaseStatusStore
-    from tests.fake_postgrest import SERVICE_KEY, URL
-
-    return SupabaseStatusStore.connect(URL, key or SERVICE_KEY, http_client=fake.client())

@@ -1,4 +1,4 @@
-"""Shot detection and one key frame per scene, in a single decoding pass.
+"""Scene detection (cuts) and one key frame per scene, in a single decoding pass.
 
 PySceneDetect's ``SceneManager`` decodes on a background thread, downscales each frame and feeds
 it to the detector. We keep all of that and add two thin wrappers:
@@ -37,7 +37,7 @@ from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode, SceneM
 from scenedetect.backends.opencv import VideoStreamCv2
 from scenedetect.detector import SceneDetector
 
-from shared.config import Detector
+from functions.frame_extract.settings import Detector
 from shared.errors import CorruptVideoError
 from shared.video import (
     MIN_DECODED_SHARE,
@@ -106,7 +106,7 @@ class KeyFrame:
 
 @dataclass
 class ExtractResult:
-    """The manifest (DESIGN §3) plus measurements for metrics.
+    """The manifest (docs/outputs.md) plus measurements for metrics.
 
     Attributes:
         manifest: the ``frames/manifest.json`` document.
@@ -310,7 +310,7 @@ def extract_keyframes(
     check_deadline: Callable[[], None] | None = None,
     show_progress: bool = False,
 ) -> ExtractResult:
-    """Detect shots and take one key frame per scene in a single decoding pass.
+    """Detect cuts and take one key frame per scene in a single decoding pass.
 
     Scenes follow PySceneDetect's convention: a cut at ``N`` means frame ``N`` starts a new
     scene; ``end_frame`` is exclusive; frame indices are 0-based decoded frames and times are
@@ -470,7 +470,7 @@ def build_manifest(
     scenes: list[tuple[int, int]],
     keyframes: list[KeyFrame],
 ) -> dict[str, Any]:
-    """The ``frames/manifest.json`` document of DESIGN §3.
+    """The ``frames/manifest.json`` document of docs/outputs.md.
 
     ``video.width``/``height`` are the key frames' size: the display size, which equals the
     stored size except for anamorphic video. Times are seconds rounded to the microsecond.

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from functions.frame_extract.extract import ExtractResult, extract_keyframes
 from functions.frame_extract.params import params_from
+from functions.frame_extract.settings import FrameExtractSettings
 from shared.batch import JobContext, JobOutcome
 from shared.errors import VideoMissingError
+from shared.layout import VideoLayout, s3_uri
+from shared.manifest import FrameManifest
 from shared.messages import VideoJob
 from shared.observability import MetricUnit
-from shared.status import Stage
-
-
-def frames_prefix(platform: str, shortcode: str) -> str:
-    """``{platform}/{shortcode}/frames/`` (identifiers already validated)."""
-    return f"{platform}/{shortcode}/frames/"
+from shared.stages import Stage
 
 
 def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
@@ -35,10 +33,13 @@ def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         OutOfTimeError: the deadline came during decoding.
     """
     settings, storage = ctx.settings, ctx.storage
-    params = params_from(settings, job.options.get(str(Stage.FRAME_EXTRACT)))
+    params = params_from(
+        ctx.settings_for(FrameExtractSettings), job.options.get(str(Stage.FRAME_EXTRACT))
+    )
     bucket = settings.s3_bucket_frames
-    prefix = frames_prefix(job.platform, job.shortcode)
-    output = f"s3://{bucket}/{prefix}"
+    layout = VideoLayout(job.platform, job.shortcode)
+    prefix = layout.stage(Stage.FRAME_EXTRACT)
+    output = s3_uri(bucket, prefix)
 
     video = ctx.status.get_video(job.platform, job.shortcode)
     if video is not None and video.is_extracted:
@@ -66,7 +67,8 @@ def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     stale = [k for k in storage.list_keys(bucket, prefix) if k.endswith(".jpg") and k not in wanted]
     if stale:
         storage.delete_keys(bucket, stale)
-    storage.put_json(bucket, prefix + "manifest.json", result.manifest)
+    manifest = FrameManifest.parse(result.manifest)
+    storage.put_json(bucket, layout.frame_manifest, manifest.model_dump(mode="json"))
 
     ctx.add_metric("FramesExtracted", MetricUnit.Count, count)
     ctx.add_metric("SecondsPerVideo", MetricUnit.Seconds, result.seconds)
@@ -77,7 +79,7 @@ def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         metrics={
             "frames": count,
             "decoded_frames": result.decoded_frames,
-            "fallback": result.manifest["fallback"],
+            "fallback": manifest.fallback,
             "seconds": round(result.seconds, 3),
             "bytes_read": bytes_read,
             "bytes_written": uploads.bytes_uploaded,

@@ -1,28 +1,37 @@
-"""Frame-extract parameters from settings and a message's ``options["frame-extract"]``."""
+"""Frame-extract parameters from its settings and a message's ``options["frame-extract"]``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from functions.frame_extract.extract import ExtractParams
-from shared.config import Detector, Settings
+from functions.frame_extract.settings import (
+    Detector,
+    FrameExtractSettings,
+    MinFrames,
+    MinSceneLen,
+    Threshold,
+)
 from shared.errors import InvalidMessageError
 
 
 class FrameExtractOptions(BaseModel):
-    """Per-message options under ``options["frame-extract"]`` in a direct job."""
+    """Per-message options under ``options["frame-extract"]`` in a direct job; the bounds are the
+    settings' own (:mod:`functions.frame_extract.settings`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     detector: Detector | None = None
-    threshold: float | None = Field(None, gt=0, le=255)
-    min_frames: int | None = Field(None, ge=1, le=1000)
-    min_scene_len_frames: int | None = Field(None, ge=1)
+    threshold: Threshold | None = None
+    min_frames: MinFrames | None = None
+    min_scene_len_frames: MinSceneLen | None = None
 
 
-def params_from(settings: Settings, options: dict[str, Any] | None = None) -> ExtractParams:
+def params_from(
+    settings: FrameExtractSettings, options: dict[str, Any] | None = None
+) -> ExtractParams:
     """Extraction parameters from settings, overridden by a message's options.
 
     The threshold defaults to ``SCENE_THRESHOLD`` for the content detector and
@@ -36,12 +45,11 @@ def params_from(settings: Settings, options: dict[str, Any] | None = None) -> Ex
     except ValidationError as exc:
         raise InvalidMessageError(f"invalid frame-extract options: {exc}") from exc
     detector = opts.detector or settings.scene_detector
-    default_threshold = (
-        settings.adaptive_threshold if detector == Detector.ADAPTIVE else settings.scene_threshold
-    )
     return ExtractParams(
         detector=detector,
-        threshold=opts.threshold if opts.threshold is not None else default_threshold,
+        threshold=opts.threshold
+        if opts.threshold is not None
+        else settings.threshold_for(detector),
         min_scene_len_frames=opts.min_scene_len_frames or settings.min_scene_len_frames,
         min_frames=opts.min_frames or settings.min_frames,
         jpeg_quality=settings.jpeg_quality,

@@ -12,9 +12,9 @@ The file has the seed's three sections plus one for the pipeline itself::
 (CLI ``--config``, ``LANDMARKS_CONFIG``, the Python API) reads it with :func:`load_config`.
 Unknown keys are errors, so a typo never silently falls back to a default.
 
-Only models that ship inside mediapipe 0.10.21 can be used (nothing may download at run time,
-DESIGN §7): pose ``model_complexity`` 1 (``pose_landmark_full.tflite``); with hands on, the
-holistic graph adds ``hand_recrop.tflite`` and ``hand_landmark_full.tflite``.
+Only models that ship inside mediapipe 0.10.21 can be used (nothing may download at run
+time, docs/dependencies.md): pose ``model_complexity`` 1 (``pose_landmark_full.tflite``);
+with hands on, the holistic graph adds ``hand_recrop.tflite`` and ``hand_landmark_full.tflite``.
 """
 
 from __future__ import annotations

@@ -8,41 +8,34 @@ from __future__ import annotations
 
 from functions.landmarks.config import LandmarksConfig, config_for_message, resolve_config
 from functions.landmarks.landmarks import LandmarksResult, extract_landmarks
+from functions.landmarks.settings import LandmarksSettings
 from shared.batch import JobContext, JobOutcome
-from shared.config import Settings
+from shared.layout import LANDMARKS_JSON, LANDMARKS_NPZ, VideoLayout, s3_uri
 from shared.messages import VideoJob
 from shared.observability import MetricUnit
-from shared.status import Stage
+from shared.stages import Stage
 from shared.storage import S3Storage
 
-NPZ_NAME = "landmarks.npz"
-JSON_NAME = "landmarks.json"
 
-
-def landmarks_prefix(platform: str, shortcode: str) -> str:
-    """``{platform}/{shortcode}/landmarks/`` (identifiers already validated)."""
-    return f"{platform}/{shortcode}/landmarks/"
-
-
-def settings_config(settings: Settings) -> LandmarksConfig:
+def settings_config(settings: LandmarksSettings) -> LandmarksConfig:
     """``LANDMARKS_CONFIG`` when set, else ``LANDMARKS_PRESET``.
 
     Raises:
         ConfigurationError: the file or preset is invalid.
     """
-    if settings.landmarks_config is not None:
-        return resolve_config(config_path=settings.landmarks_config)
-    return resolve_config(preset=settings.landmarks_preset)
+    if settings.config is not None:
+        return resolve_config(config_path=settings.config)
+    return resolve_config(preset=settings.preset)
 
 
-def stage_config(settings: Settings) -> LandmarksConfig:
+def stage_config(settings: LandmarksSettings) -> LandmarksConfig:
     """The stage's base config: :func:`settings_config` with ``LANDMARKS_WORKERS`` on top when
     non-zero.
 
     Raises:
         ConfigurationError: the file or preset is invalid.
     """
-    return settings_config(settings).with_overrides(workers=settings.landmarks_workers or None)
+    return settings_config(settings).with_overrides(workers=settings.workers or None)
 
 
 def upload_result(
@@ -60,14 +53,14 @@ def upload_result(
     data = result.to_npz_bytes()
     storage.upload_bytes(
         bucket,
-        prefix + NPZ_NAME,
+        prefix + LANDMARKS_NPZ,
         data,
         "application/octet-stream",
         chunk_size=cfg.s3.chunk_size,
         max_workers=cfg.s3.max_workers,
     )
-    meta = dict(result.metadata, npz={"key": prefix + NPZ_NAME, "bytes": len(data)})
-    storage.put_json(bucket, prefix + JSON_NAME, meta)
+    meta = dict(result.metadata, npz={"key": prefix + LANDMARKS_NPZ, "bytes": len(data)})
+    storage.put_json(bucket, prefix + LANDMARKS_JSON, meta)
     return len(data)
 
 
@@ -82,9 +75,11 @@ def landmarks_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         OutOfTimeError: the deadline came during extraction.
     """
     settings, storage = ctx.settings, ctx.storage
-    cfg = config_for_message(stage_config(settings), job.options.get(str(Stage.LANDMARKS)))
+    cfg = config_for_message(
+        stage_config(ctx.settings_for(LandmarksSettings)), job.options.get(str(Stage.LANDMARKS))
+    )
     bucket = settings.s3_bucket_frames
-    prefix = landmarks_prefix(job.platform, job.shortcode)
+    prefix = VideoLayout(job.platform, job.shortcode).stage(Stage.LANDMARKS)
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
         bytes_read = path.stat().st_size
         result = extract_landmarks(
@@ -101,7 +96,7 @@ def landmarks_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     ctx.add_metric("SecondsPerVideo", MetricUnit.Seconds, meta["timings"]["total_s"])
     ctx.add_metric("BytesRead", MetricUnit.Bytes, bytes_read)
     return JobOutcome(
-        output_prefix=f"s3://{bucket}/{prefix}",
+        output_prefix=s3_uri(bucket, prefix),
         metrics={
             "frames": result.frames,
             "pose_frames": meta["pose_frames"],

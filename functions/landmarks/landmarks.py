@@ -8,14 +8,14 @@ mode:
 * *Models*: both run the same ``pose_detection.tflite`` + ``pose_landmark_full.tflite``. The
   legacy graphs load them from inside the package; Tasks needs a ``.task`` bundle that
   mediapipe 0.10.21 does not ship (it must be assembled offline with ``metadata_writers``),
-  and 0.10.30+ bundles no models at all (DESIGN §7).
+  and 0.10.30+ bundles no models at all (docs/dependencies.md).
 * *Detection rate and speed*, measured here by ``bench/landmarks_api.py`` (every frame, the
   same networks; Tasks with a ``.task`` bundle built from the package's models): legacy found a
   pose in 222 of 230 ``sports2d_demo.mp4`` frames and 429 of 795 ``vtest.avi`` frames, Tasks
   VIDEO mode in 219 and 375, with 98.6% and 98.7% of the ``vtest.avi`` hip midpoints inside a
   ground-truth person box; the time per frame was the same within noise (39 vs 41 ms at
-  1768x994, 26 ms at 768x576, colour conversion included). (DESIGN §7 saw Tasks ahead on a
-  119-frame pedestrian excerpt; over the whole sequence legacy tracking finds more.) The legacy
+  1768x994, 26 ms at 768x576, colour conversion included). (docs/dependencies.md: Tasks was ahead
+  on a 119-frame pedestrian excerpt; over the whole sequence legacy tracking finds more.) The legacy
   ``process`` releases the GIL, which the segment workers below need.
 * *Hands*: the stand-alone hands graph searches the whole frame with its palm detector and
   found no hand in any of the 230 frames of ``sports2d_demo.mp4`` (people are full body, hands

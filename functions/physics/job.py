@@ -10,27 +10,27 @@ import httpx
 from functions.physics.events import derive_events, statistics
 from functions.physics.gemini import GeminiAnalyzer, GeminiResult, Prices, make_client
 from functions.physics.gemini import observation_json as observation_doc
+from functions.physics.settings import PhysicsSettings
 from shared.batch import JobContext, JobOutcome
-from shared.config import Settings
+from shared.layout import VideoLayout, s3_uri
 from shared.messages import VideoJob
 from shared.observability import MetricUnit
 from shared.secrets import resolve_secret
+from shared.stages import Stage
 from shared.video import open_video, video_info
 
 
-def gemini_api_key(settings: Settings) -> str:
+def gemini_api_key(settings: PhysicsSettings) -> str:
     """``GEMINI_API_KEY``, else the SSM SecureString ``GEMINI_API_KEY_PARAMETER`` names.
 
     Raises:
         ConfigurationError: neither is set, or the parameter cannot be read.
     """
-    return resolve_secret(
-        settings.gemini_api_key, settings.gemini_api_key_parameter, name="GEMINI_API_KEY"
-    )
+    return resolve_secret(settings.api_key, settings.api_key_parameter, name="GEMINI_API_KEY")
 
 
 def make_analyzer(
-    settings: Settings,
+    settings: PhysicsSettings,
     *,
     api_key: str | None = None,
     model: str | None = None,
@@ -39,22 +39,22 @@ def make_analyzer(
     """The analyzer configured from settings (``GEMINI_*``)."""
     client = make_client(
         api_key or gemini_api_key(settings),
-        retries=settings.gemini_retries,
-        timeout_s=settings.gemini_timeout_s,
+        retries=settings.retries,
+        timeout_s=settings.timeout_s,
         http_client=http_client,
     )
     return GeminiAnalyzer(
         client,
-        model=model or settings.gemini_model,
-        fps=settings.gemini_fps,
-        use_cache=settings.gemini_use_cache,
-        cache_ttl_s=settings.gemini_cache_ttl_s,
-        active_timeout_s=settings.gemini_active_timeout_s,
-        poll_interval_s=settings.gemini_poll_interval_s,
+        model=model or settings.model,
+        fps=settings.fps,
+        use_cache=settings.use_cache,
+        cache_ttl_s=settings.cache_ttl_s,
+        active_timeout_s=settings.active_timeout_s,
+        poll_interval_s=settings.poll_interval_s,
         prices=Prices(
-            settings.gemini_price_input_per_mtok,
-            settings.gemini_price_output_per_mtok,
-            settings.gemini_price_cached_per_mtok,
+            settings.price_input_per_mtok,
+            settings.price_output_per_mtok,
+            settings.price_cached_per_mtok,
         ),
     )
 
@@ -90,16 +90,16 @@ def physics_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     """
     settings, storage = ctx.settings, ctx.storage
     bucket = settings.s3_bucket_frames
-    base = f"{job.platform}/{job.shortcode}/physics"
-    analyzer = make_analyzer(settings)
+    layout = VideoLayout(job.platform, job.shortcode)
+    analyzer = make_analyzer(ctx.settings_for(PhysicsSettings))
     ctx.deadline.check()
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
         physics, events, result = analyze_file(analyzer, path, clip=job.key)
-    storage.put_json(bucket, f"{base}/physics.json", physics)
-    storage.put_json(bucket, f"{base}/events.json", events)
+    storage.put_json(bucket, layout.physics_observation, physics)
+    storage.put_json(bucket, layout.physics_events, events)
     ctx.add_metric("GeminiTokens", MetricUnit.Count, sum(result.usage.values()))
     return JobOutcome(
-        output_prefix=f"s3://{bucket}/{base}/",
+        output_prefix=s3_uri(bucket, layout.stage(Stage.PHYSICS)),
         metrics={
             "samples": len(result.observation.samples),
             "events": len(events["events"]),

@@ -15,7 +15,9 @@ the frame):
   (``bounding_box``, ``confidence``, ``age_range`` {``low``, ``high``}, ``gender`` {``value``,
   ``confidence``}, ``emotions[]`` {``type``, ``confidence``} strongest first), ``celebrities[]``
   (``name``, ``id``, ``confidence``, ``urls``, ``bounding_box``);
-* ``scenes[]``: ``index``, ``start_s``, ``end_s``, ``frames``, ``top_labels[]`` (``name``,
+* ``scenes[]`` (the windows of :mod:`functions.rekognition.frames`: frame-extract's scenes, or
+  equal time intervals without a manifest; the key keeps its name): ``index``, ``start_s``,
+  ``end_s``, ``frames``, ``top_labels[]`` (``name``,
   ``frames``, ``max_confidence``), ``dominant_emotions``, ``characters``, ``max_faces``;
 * ``summary``: ``people_count_estimate``, ``top_objects``, ``top_places``, ``top_emotions``,
   ``celebrities[]`` (``name``, ``id``, ``max_confidence``, ``frames``);
@@ -31,7 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from functions.rekognition.frames import Pick, Scene
+from functions.rekognition.frames import Pick, Window
+from shared.manifest import FrameManifest
 from shared.rekognition import OPERATIONS, Rekognition
 
 SCHEMA_VERSION = 1
@@ -173,7 +176,7 @@ def _rank_labels(
 
 def aggregate(
     answers: list[FrameAnswer],
-    scenes: list[Scene],
+    windows: list[Window],
     *,
     video: dict[str, Any],
     frame_source: str,
@@ -188,7 +191,7 @@ def aggregate(
         {
             "frame": a.pick.frame,
             "time_s": a.pick.time_s,
-            "scene": a.pick.scene,
+            "scene": a.pick.window,
             "faces_checked": a.faces is not None,
             "labels": [_label(x) for x in a.labels.get("Labels", [])],
             "faces": [_face(x) for x in (a.faces or {}).get("FaceDetails", [])],
@@ -196,12 +199,12 @@ def aggregate(
         }
         for a in answers
     ]
-    by_scene: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    by_window: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for f in frames:
-        by_scene[f["scene"]].append(f)
+        by_window[f["scene"]].append(f)
     scene_docs = []
-    for sc in scenes:
-        fs = by_scene.get(sc.index, [])
+    for sc in windows:
+        fs = by_window.get(sc.index, [])
         faces = [face for f in fs for face in f["faces"]]
         scene_docs.append(
             {
@@ -278,11 +281,11 @@ def analyze_video(
     *,
     platform: str,
     shortcode: str,
-    manifest: dict[str, Any] | None,
+    manifest: FrameManifest | None,
     max_frames: int,
     min_interval_s: float,
     long_scene_s: float,
-    scenes: int,
+    windows: int,
     always_faces: bool,
     concurrency: int,
     price_per_image_usd: float,
@@ -290,8 +293,8 @@ def analyze_video(
     on_frame: Callable[[], None] | None = None,
     on_picks: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Pick frames (manifest scenes when given, else the interval rule), call Rekognition and
-    aggregate. Returns the ``analysis.json`` document.
+    """Pick frames (manifest scenes when given, else ``windows`` equal intervals), call
+    Rekognition and aggregate. Returns the ``analysis.json`` document.
 
     Raises:
         CorruptVideoError: not a readable video.
@@ -311,13 +314,13 @@ def analyze_video(
     started = time.perf_counter()
     duration, fps, count = video_facts(path)
     if manifest is not None:
-        picks, scene_list = manifest_picks(
+        picks, window_list = manifest_picks(
             manifest, max_frames=max_frames, long_scene_s=long_scene_s
         )
         source = "manifest"
     else:
-        picks, scene_list = interval_picks(
-            duration, fps, max_frames=max_frames, min_interval_s=min_interval_s, scenes=scenes
+        picks, window_list = interval_picks(
+            duration, fps, max_frames=max_frames, min_interval_s=min_interval_s, windows=windows
         )
         source = "interval"
     decoded = read_frames(path, [p.frame for p in picks])
@@ -334,7 +337,7 @@ def analyze_video(
     )
     return aggregate(
         answers,
-        scene_list,
+        window_list,
         video={
             "platform": platform,
             "shortcode": shortcode,

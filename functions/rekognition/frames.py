@@ -4,11 +4,14 @@ Two frame-selection rules:
 
 * **Interval** (the seed's rule, no manifest): one frame every ``max(min_interval_s,
   duration / max_frames)`` seconds from ``t = 0``, at most ``max_frames``; the frames are grouped
-  into ``scenes`` equal time windows.
+  into ``windows`` equal time intervals (``REKOGNITION_SCENES``).
 * **Manifest** (frame-extract's ``frames/manifest.json`` exists): one frame per scene, the scene's
   key frame; a scene longer than ``long_scene_s`` gets ``ceil(length / long_scene_s)`` evenly
-  spaced frames instead. Scenes then follow real cuts. Past ``max_frames``, the longest scenes
-  keep their extra frames last.
+  spaced frames instead. The windows are then the real scenes, between cuts. Past
+  ``max_frames``, the longest scenes keep their extra frames last.
+
+Either way the frames are grouped into :class:`Window` s; ``analysis.json`` calls them
+``scenes`` (its keys are a contract, docs/outputs.md).
 
 Images sent inline must be at most 5 MB and at least 80 px on each side (Rekognition's limits
 for ``Image.Bytes``, "Amazon Rekognition Image limits" in the Developer Guide).
@@ -19,12 +22,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from shared.errors import CorruptVideoError
+from shared.manifest import FrameManifest
 from shared.video import open_video, video_info
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -33,16 +36,16 @@ MIN_SIDE_PX = 80
 
 @dataclass(frozen=True)
 class Pick:
-    """A frame to analyse: 0-based frame index, time in seconds, and its scene's index."""
+    """A frame to analyse: 0-based frame index, time in seconds, and its window's index."""
 
     frame: int
     time_s: float
-    scene: int
+    window: int
 
 
 @dataclass(frozen=True)
-class Scene:
-    """A time range frames are grouped into; ``source`` is ``"manifest"`` or ``"interval"``."""
+class Window:
+    """A time range frames are grouped into, seconds: a manifest scene or an interval window."""
 
     index: int
     start_s: float
@@ -50,8 +53,8 @@ class Scene:
 
 
 def interval_picks(
-    duration_s: float, fps: float, *, max_frames: int, min_interval_s: float, scenes: int
-) -> tuple[list[Pick], list[Scene]]:
+    duration_s: float, fps: float, *, max_frames: int, min_interval_s: float, windows: int
+) -> tuple[list[Pick], list[Window]]:
     """The seed's rule: a frame every ``max(min_interval_s, duration / max_frames)`` seconds.
 
     Args:
@@ -59,57 +62,52 @@ def interval_picks(
         fps: frames per second.
         max_frames: most frames.
         min_interval_s: smallest spacing in seconds.
-        scenes: equal time windows to group the frames into.
+        windows: equal time intervals to group the frames into.
     """
     if duration_s <= 0 or fps <= 0:
         return [], []
     interval = max(min_interval_s, duration_s / max_frames)
     total = max(1, round(duration_s * fps))
     n = min(max_frames, max(1, math.ceil(duration_s / interval - 1e-9)))
-    windows = [
-        Scene(i, round(i * duration_s / scenes, 6), round((i + 1) * duration_s / scenes, 6))
-        for i in range(scenes)
+    spans = [
+        Window(i, round(i * duration_s / windows, 6), round((i + 1) * duration_s / windows, 6))
+        for i in range(windows)
     ]
     picks = []
     for k in range(n):
         t = k * interval
         frame = min(total - 1, round(t * fps))
-        scene = min(scenes - 1, int(t / duration_s * scenes))
-        picks.append(Pick(frame, round(frame / fps, 6), scene))
-    used = sorted({p.scene for p in picks})
+        window = min(windows - 1, int(t / duration_s * windows))
+        picks.append(Pick(frame, round(frame / fps, 6), window))
+    used = sorted({p.window for p in picks})
     renumber = {old: new for new, old in enumerate(used)}
     return (
-        [Pick(p.frame, p.time_s, renumber[p.scene]) for p in picks],
-        [Scene(renumber[w.index], w.start_s, w.end_s) for w in windows if w.index in renumber],
+        [Pick(p.frame, p.time_s, renumber[p.window]) for p in picks],
+        [Window(renumber[w.index], w.start_s, w.end_s) for w in spans if w.index in renumber],
     )
 
 
 def manifest_picks(
-    manifest: dict[str, Any], *, max_frames: int, long_scene_s: float
-) -> tuple[list[Pick], list[Scene]]:
+    manifest: FrameManifest, *, max_frames: int, long_scene_s: float
+) -> tuple[list[Pick], list[Window]]:
     """Frames that follow frame-extract's scenes (see the module docstring).
 
     Args:
-        manifest: a ``frames/manifest.json`` document (DESIGN §3).
+        manifest: frame-extract's ``frames/manifest.json`` (docs/outputs.md).
         max_frames: most frames.
         long_scene_s: a scene gets one frame per this many seconds of length.
     """
-    fps = float(manifest["video"]["fps"])
-    scenes = [Scene(s["index"], s["start_s"], s["end_s"]) for s in manifest["scenes"]]
+    fps = float(manifest.video.fps)
+    by_index = {s.index: s for s in manifest.scenes}
     wanted = {
-        s["index"]: max(1, math.ceil((s["end_s"] - s["start_s"]) / long_scene_s - 1e-9))
-        for s in manifest["scenes"]
+        s.index: max(1, math.ceil((s.end_s - s.start_s) / long_scene_s - 1e-9))
+        for s in manifest.scenes
     }
     # budget: one per scene first, then extra frames to the longest scenes
     budget = {i: 1 for i in wanted}
     remaining = max_frames - len(budget)
     if remaining < 0:
-        keep = sorted(
-            wanted,
-            key=lambda i: (
-                -(manifest["scenes"][i]["end_frame"] - manifest["scenes"][i]["start_frame"])
-            ),
-        )[:max_frames]
+        keep = sorted(wanted, key=lambda i: -by_index[i].length_frames)[:max_frames]
         budget = {i: 1 for i in sorted(keep)}
         remaining = 0
     for i in sorted(budget, key=lambda i: -wanted[i]):
@@ -117,17 +115,20 @@ def manifest_picks(
         budget[i] += extra
         remaining -= extra
     picks = []
-    for s in manifest["scenes"]:
-        count = budget.get(s["index"])
+    for s in manifest.scenes:
+        count = budget.get(s.index)
         if not count:
             continue
         if count == 1:
-            frames = [s["keyframe"]["frame"]]
+            frames = [s.keyframe.frame]
         else:
-            length = s["end_frame"] - s["start_frame"]
-            frames = [s["start_frame"] + (2 * k + 1) * length // (2 * count) for k in range(count)]
-        picks += [Pick(f, round(f / fps, 6), s["index"]) for f in frames]
-    return picks, [sc for sc in scenes if sc.index in budget]
+            frames = [
+                s.start_frame + (2 * k + 1) * s.length_frames // (2 * count) for k in range(count)
+            ]
+        picks += [Pick(f, round(f / fps, 6), s.index) for f in frames]
+    return picks, [
+        Window(s.index, s.start_s, s.end_s) for s in manifest.scenes if s.index in budget
+    ]
 
 
 def read_frames(path: Path | str, frames: list[int]) -> dict[int, np.ndarray]:

@@ -5,35 +5,40 @@ from __future__ import annotations
 from typing import Any
 
 from functions.rekognition.analysis import analyze_video
+from functions.rekognition.settings import RekognitionSettings
 from shared import aws
 from shared.batch import JobContext, JobOutcome
 from shared.config import Settings
 from shared.errors import VideoMissingError
+from shared.layout import VideoLayout, s3_uri
+from shared.manifest import FrameManifest
 from shared.messages import VideoJob
 from shared.observability import MetricUnit
 from shared.rekognition import Rekognition
+from shared.stages import Stage
 
 
-def make_rekognition(settings: Settings) -> Rekognition:
-    """The Rekognition adapter from settings (cached client, ``REKOGNITION_RETRIES``)."""
+def make_rekognition(settings: Settings, stage: RekognitionSettings) -> Rekognition:
+    """The Rekognition adapter (cached client with ``REKOGNITION_RETRIES``, the core settings'
+    endpoint and time-outs)."""
     return Rekognition(
-        aws.client("rekognition", settings, retries=settings.rekognition_retries),
-        max_labels=settings.rekognition_max_labels,
-        min_confidence=settings.rekognition_min_confidence,
-        emulated=settings.rekognition_emulated,
+        aws.client("rekognition", settings, retries=stage.retries),
+        max_labels=stage.max_labels,
+        min_confidence=stage.min_confidence,
+        emulated=stage.emulated,
     )
 
 
-def analyze_kwargs(settings: Settings) -> dict[str, Any]:
+def analyze_kwargs(stage: RekognitionSettings) -> dict[str, Any]:
     """The settings-driven keyword arguments of :func:`analyze_video`."""
     return {
-        "max_frames": settings.rekognition_max_frames,
-        "min_interval_s": settings.rekognition_min_interval_s,
-        "long_scene_s": settings.rekognition_long_scene_s,
-        "scenes": settings.rekognition_scenes,
-        "always_faces": settings.rekognition_always_faces,
-        "concurrency": settings.rekognition_concurrency,
-        "price_per_image_usd": settings.rekognition_price_per_image_usd,
+        "max_frames": stage.max_frames,
+        "min_interval_s": stage.min_interval_s,
+        "long_scene_s": stage.long_scene_s,
+        "windows": stage.scenes,
+        "always_faces": stage.always_faces,
+        "concurrency": stage.concurrency,
+        "price_per_image_usd": stage.price_per_image_usd,
     }
 
 
@@ -49,29 +54,32 @@ def rekognition_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         OutOfTimeError: the deadline came between frames.
     """
     settings, storage = ctx.settings, ctx.storage
+    stage = ctx.settings_for(RekognitionSettings)
     bucket = settings.s3_bucket_frames
-    base = f"{job.platform}/{job.shortcode}"
+    layout = VideoLayout(job.platform, job.shortcode)
     try:
-        manifest = storage.get_json(bucket, f"{base}/frames/manifest.json")
+        manifest: FrameManifest | None = FrameManifest.parse(
+            storage.get_bytes(bucket, layout.frame_manifest)
+        )
     except VideoMissingError:
         manifest = None
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
         analysis = analyze_video(
             path,
-            make_rekognition(settings),
+            make_rekognition(settings, stage),
             platform=job.platform,
             shortcode=job.shortcode,
             manifest=manifest,
             check_deadline=ctx.deadline.check,
-            **analyze_kwargs(settings),
+            **analyze_kwargs(stage),
         )
-    storage.put_json(bucket, f"{base}/rekognition/analysis.json", analysis)
+    storage.put_json(bucket, layout.rekognition_analysis, analysis)
     m = analysis["metrics"]
     ctx.add_metric("FramesAnalyzed", MetricUnit.Count, m["frames_analyzed"])
     ctx.add_metric("RekognitionCalls", MetricUnit.Count, sum(m["api_calls"].values()))
     ctx.add_metric("RekognitionCallsSaved", MetricUnit.Count, m["calls_saved_by_gating"])
     return JobOutcome(
-        output_prefix=f"s3://{bucket}/{base}/rekognition/",
+        output_prefix=s3_uri(bucket, layout.stage(Stage.REKOGNITION)),
         metrics={
             k: m[k]
             for k in (

@@ -1,4 +1,4 @@
-"""The status-store port (DESIGN §4) and its data types.
+"""The status-store port (docs/status.md) and its data types.
 
 Adapters: :class:`shared.status.sqlite.SqliteStatusStore` (embedded default, local runs) and the
 Supabase adapter (production). All of them follow one claim protocol:
@@ -20,14 +20,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from shared.stages import Stage
 
-class Stage(StrEnum):
-    """The pipeline's stages, one per Lambda handler."""
-
-    FRAME_EXTRACT = "frame-extract"
-    LANDMARKS = "landmarks"
-    PHYSICS = "physics"
-    REKOGNITION = "rekognition"
+__all__ = [
+    "Claim",
+    "ClaimOutcome",
+    "ErrorReport",
+    "ErrorRow",
+    "Stage",
+    "StageKey",
+    "StageState",
+    "StageStatus",
+    "StatusStore",
+    "VideoRow",
+]
 
 
 class StageStatus(StrEnum):

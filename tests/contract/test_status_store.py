@@ -16,7 +16,7 @@ import pytest
 
 from shared.status import ClaimOutcome, ErrorReport, Stage, StageKey, StageStatus, StatusStore
 from shared.status.sqlite import SqliteStatusStore
-from tests.conftest import supabase_store
+from tests.support.helpers import supabase_store
 
 KEY = StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT)
 ADAPTERS = ["sqlite", "postgres", "supabase"]

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from shared.cli import app
-from tests.conftest import EVENTS, FRAMES_BUCKET, VIDEOS_BUCKET, ground_truth, sample
+from tests.support.helpers import EVENTS, FRAMES_BUCKET, VIDEOS_BUCKET, ground_truth, sample
+from vidpipe.cli import app
 
 runner = CliRunner()
-VIDPIPE = [sys.executable, "-m", "shared.cli"]
+VIDPIPE = [sys.executable, "-m", "vidpipe.cli"]
 
 
 @pytest.mark.parametrize(
@@ -169,8 +169,8 @@ def test_sample_sqs_events_run_through_invoke(runtime, synth_clip, name):
 
 def test_worker_polls_a_queue_and_runs_the_handler(tmp_path, synth_clip):
     # the EC2/ECS mode against an SQS endpoint (moto's server here), with a direct job
-    from shared.local import local_stack
     from shared.status import Stage
+    from vidpipe.local import local_stack
 
     clip, cuts = synth_clip
     with local_stack(tmp_path / "state") as stack:
@@ -228,12 +228,12 @@ def test_local_run_refuses_an_unknown_stage(tmp_path):
 def test_local_run_stops_when_a_failing_record_reaches_the_dlq(tmp_path, monkeypatch):
     # a handler that always reports its records as failed: after maxReceiveCount (5) receives
     # SQS moves the message to the DLQ, and the local run stops there instead of timing out
-    import shared.cli as cli
+    import vidpipe.cli as cli
 
     def always_failing(event, context):
         return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
 
-    monkeypatch.setattr(cli, "load_handler", lambda stage: always_failing)
+    monkeypatch.setattr(cli.common, "load_handler", lambda stage: always_failing)
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(
         app, ["local", "run", "--out", "out", "--visibility-timeout-s", "0", "--timeout-s", "120"]

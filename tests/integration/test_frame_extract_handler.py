@@ -12,9 +12,8 @@ from moto.core.botocore_stubber import MockRawResponse
 
 from functions.frame_extract.handler import lambda_handler
 from shared.batch import Runtime
-from shared.lambda_context import LocalContext
 from shared.status import Stage, StageKey, StageStatus
-from tests.conftest import (
+from tests.support.helpers import (
     FRAMES_BUCKET,
     FadingContext,
     count_calls,
@@ -25,6 +24,7 @@ from tests.conftest import (
     sqs_event,
     sqs_record,
 )
+from vidpipe.lambda_context import LocalContext
 
 
 def frame_keys(rt: Runtime, platform: str, shortcode: str) -> list[str]:
@@ -327,7 +327,7 @@ def test_s3_test_event_and_sns_envelope(runtime, context, synth_clip):
 
 
 def test_a_rerun_with_fewer_scenes_removes_stale_frames(runtime, context, synth_clip, tmp_path):
-    from shared.synth import make_clip
+    from vidpipe.synth import make_clip
 
     clip, _ = synth_clip
     put_video(runtime, "instagram/Cx1/video.mp4", clip)

@@ -12,7 +12,7 @@ import pytest
 from functions.landmarks.config import preset_config
 from functions.landmarks.landmarks import LandmarksResult, extract_landmarks
 from shared.errors import CorruptVideoError, OutOfTimeError
-from tests.conftest import require_mediapipe, sample
+from tests.support.helpers import require_mediapipe, sample
 
 require_mediapipe()
 

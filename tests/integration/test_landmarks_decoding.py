@@ -17,8 +17,8 @@ from functions.landmarks.landmarks import (
     sample_index,
     sampled_frames,
 )
-from shared.synth import motion_jpeg_copy
-from tests.conftest import require_mediapipe, sample
+from tests.support.helpers import require_mediapipe, sample
+from vidpipe.synth import motion_jpeg_copy
 
 FPS, FRAMES, SIZE = 30, 90, (320, 240)
 

@@ -14,15 +14,14 @@ import pytest
 from typer.testing import CliRunner
 
 from functions.landmarks.api import LandmarksPipeline, extract_video_landmarks
-from functions.landmarks.config import preset_config
+from functions.landmarks.config import Preset, preset_config
 from functions.landmarks.handler import lambda_handler
 from functions.landmarks.job import upload_result
 from functions.landmarks.landmarks import LandmarksResult
+from functions.landmarks.settings import LandmarksSettings
 from shared.batch import Runtime
-from shared.cli import app
-from shared.lambda_context import LocalContext
 from shared.status import Stage, StageStatus
-from tests.conftest import (
+from tests.support.helpers import (
     FRAMES_BUCKET,
     FadingContext,
     count_calls,
@@ -33,6 +32,8 @@ from tests.conftest import (
     sqs_event,
     sqs_record,
 )
+from vidpipe.cli import app
+from vidpipe.lambda_context import LocalContext
 
 require_mediapipe()
 
@@ -44,7 +45,7 @@ MIB = 1024 * 1024
 @pytest.fixture
 def lm_env(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     """The runtime with the development preset (10 fps), as a deployment would set it."""
-    runtime.settings = runtime.settings.model_copy(update={"landmarks_preset": "development"})
+    runtime.stage_settings.override(LandmarksSettings, preset=Preset.DEVELOPMENT)
     return runtime
 
 
@@ -257,7 +258,7 @@ def test_a_bad_config_file_is_a_configuration_error(lm_env, context, synth_clip,
     put_video(lm_env, "instagram/Cx1/video.mp4", clip)
     bad = tmp_path / "bad.json"
     bad.write_text('{"video": {"fps": 3}}')
-    lm_env.settings = lm_env.settings.model_copy(update={"landmarks_config": bad})
+    lm_env.stage_settings.override(LandmarksSettings, config=bad)
     event = sqs_event({"shortcode": "Cx1", "platform": "instagram"})
     # a configuration problem is not the message's fault: it goes back to SQS (then the DLQ)
     assert failures(lambda_handler(event, context)) == {event["Records"][0]["messageId"]}
@@ -344,7 +345,7 @@ def test_cli_folder_to_s3_reports_and_continues_past_failures(runtime, tmp_path,
 
 
 def test_the_seeds_s3_uploader_command_is_vidpipe_landmarks(monkeypatch, capsys):
-    from shared.cli import s3_uploader
+    from vidpipe.cli import s3_uploader
 
     monkeypatch.setattr("sys.argv", ["s3-uploader", "--help"])
     with pytest.raises(SystemExit) as info:
@@ -382,7 +383,7 @@ def test_local_run_with_the_landmarks_stage(tmp_path, no_people_clip):
         [
             sys.executable,
             "-m",
-            "shared.cli",
+            "vidpipe.cli",
             "local",
             "run",
             str(no_people_clip),

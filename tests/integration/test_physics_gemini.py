@@ -20,13 +20,20 @@ from functions.physics.gemini import (
     make_client,
 )
 from functions.physics.handler import lambda_handler
-from shared.cli import app
+from functions.physics.settings import PhysicsSettings
 from shared.status import StageStatus
-from shared.synth import make_clip
-from tests.conftest import EVENTS, FRAMES_BUCKET, VIDEOS_BUCKET, failures, sqs_event
-from tests.fake_gemini import FakeGemini
+from tests.support.fake_gemini import FakeGemini
+from tests.support.helpers import (
+    FRAMES_BUCKET,
+    PHYSICS_DATA,
+    VIDEOS_BUCKET,
+    failures,
+    sqs_event,
+)
+from vidpipe.cli import app
+from vidpipe.synth import make_clip
 
-VALID = (EVENTS / "physics" / "pass.json").read_text()  # a 2.0 s observation with one pass
+VALID = (PHYSICS_DATA / "pass.json").read_text()  # a 2.0 s observation with one pass
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +181,7 @@ def fake_in_settings(monkeypatch):
 
 def test_handler_writes_physics_and_events(runtime, context, clip, fake_in_settings, monkeypatch):
     fake_in_settings["fake"] = FakeGemini([VALID])
-    runtime.settings = runtime.settings.model_copy(update={"gemini_api_key": SecretStr("test-key")})
+    runtime.stage_settings.override(PhysicsSettings, api_key=SecretStr("test-key"))
     runtime.storage.s3.upload_file(str(clip), VIDEOS_BUCKET, "handball/g1/video.mp4")
     assert lambda_handler(sqs_event({"platform": "handball", "shortcode": "g1"}), context) == {
         "batchItemFailures": []
@@ -191,7 +198,7 @@ def test_handler_writes_physics_and_events(runtime, context, clip, fake_in_setti
 def test_handler_gemini_429_is_transient_and_400_permanent(
     runtime, context, clip, fake_in_settings
 ):
-    runtime.settings = runtime.settings.model_copy(update={"gemini_api_key": SecretStr("test-key")})
+    runtime.stage_settings.override(PhysicsSettings, api_key=SecretStr("test-key"))
     runtime.storage.s3.upload_file(str(clip), VIDEOS_BUCKET, "handball/g2/video.mp4")
     runtime.storage.s3.upload_file(str(clip), VIDEOS_BUCKET, "handball/g3/video.mp4")
     fake_in_settings["fake"] = FakeGemini([429, 429, 429])

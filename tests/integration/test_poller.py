@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from shared.poller import SqsPoller
+from vidpipe.poller import SqsPoller
 
 
 def make_queues(sqs, max_receive: int = 2):

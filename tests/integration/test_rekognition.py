@@ -27,19 +27,21 @@ from functions.rekognition.frames import (
     MAX_IMAGE_BYTES,
     MIN_SIDE_PX,
     Pick,
-    Scene,
+    Window,
     interval_picks,
     manifest_picks,
     prepare_image,
 )
 from functions.rekognition.handler import lambda_handler
+from functions.rekognition.settings import RekognitionSettings
 from shared import aws
-from shared.cli import app
 from shared.errors import ConfigurationError
+from shared.manifest import FrameManifest
 from shared.rekognition import Rekognition
 from shared.status import Stage, StageStatus
-from shared.synth import make_clip
-from tests.conftest import FRAMES_BUCKET, VIDEOS_BUCKET, failures, sample, sqs_event
+from tests.support.helpers import FRAMES_BUCKET, VIDEOS_BUCKET, failures, sample, sqs_event
+from vidpipe.cli import app
+from vidpipe.synth import make_clip
 
 BOX = {"Width": 0.2, "Height": 0.4, "Left": 0.1, "Top": 0.2}
 PERSON_LABELS = {
@@ -125,7 +127,7 @@ ANALYZE_DEFAULTS: dict[str, Any] = {
     "max_frames": 30,
     "min_interval_s": 2.0,
     "long_scene_s": 10.0,
-    "scenes": 5,
+    "windows": 5,
     "always_faces": False,
     "concurrency": 2,
     "price_per_image_usd": 0.001,
@@ -155,7 +157,7 @@ def test_aggregation_follows_the_responses(aws_env):
         stub.assert_no_pending_responses()
     doc = aggregate(
         answers,
-        [Scene(0, 0.0, 3.0), Scene(1, 3.0, 6.0)],
+        [Window(0, 0.0, 3.0), Window(1, 3.0, 6.0)],
         video={},
         frame_source="interval",
         calls=rek.calls,
@@ -270,9 +272,7 @@ def test_throttled_calls_are_retried_and_complete(moto, synth_clip):
 def test_persistent_throttling_makes_the_record_transient(runtime, context, synth_clip):
     clip, _ = synth_clip
     runtime.storage.s3.upload_file(str(clip), VIDEOS_BUCKET, "instagram/Cx1/video.mp4")
-    runtime.settings = runtime.settings.model_copy(
-        update={"rekognition_retries": 1, "rekognition_max_frames": 2}
-    )
+    runtime.stage_settings.override(RekognitionSettings, retries=1, max_frames=2)
     client = aws.client("rekognition", runtime.settings, retries=1)
     calls = [0]
     client.meta.events.register_first(
@@ -336,10 +336,10 @@ def test_a_tiny_video_still_yields_valid_frames(moto, tmp_path):
 
 
 def test_interval_rule_matches_the_seed():
-    picks, scenes = interval_picks(60.0, 30.0, max_frames=30, min_interval_s=2.0, scenes=5)
+    picks, scenes = interval_picks(60.0, 30.0, max_frames=30, min_interval_s=2.0, windows=5)
     assert [p.time_s for p in picks] == [2.0 * k for k in range(30)]
     assert len(scenes) == 5
-    picks, _ = interval_picks(300.0, 25.0, max_frames=30, min_interval_s=2.0, scenes=5)
+    picks, _ = interval_picks(300.0, 25.0, max_frames=30, min_interval_s=2.0, windows=5)
     assert [p.time_s for p in picks][:3] == [0.0, 10.0, 20.0] and len(picks) == 30
 
 
@@ -349,10 +349,10 @@ def test_frames_follow_a_real_manifests_scenes():
         sample("documentary_cuts.mp4"), ExtractParams(), platform="s", shortcode="m"
     )
     manifest = result.manifest
-    picks, scenes = manifest_picks(manifest, max_frames=30, long_scene_s=5.0)
+    picks, scenes = manifest_picks(FrameManifest.parse(manifest), max_frames=30, long_scene_s=5.0)
     by_scene: dict[int, list[int]] = {}
     for p in picks:
-        by_scene.setdefault(p.scene, []).append(p.frame)
+        by_scene.setdefault(p.window, []).append(p.frame)
     for s in manifest["scenes"]:
         frames = by_scene[s["index"]]
         assert all(s["start_frame"] <= f < s["end_frame"] for f in frames)
@@ -364,9 +364,9 @@ def test_frames_follow_a_real_manifests_scenes():
         (s["start_s"], s["end_s"]) for s in manifest["scenes"]
     ]
     # a budget smaller than the scene count keeps the longest scenes
-    few, _ = manifest_picks(manifest, max_frames=2, long_scene_s=5.0)
+    few, _ = manifest_picks(FrameManifest.parse(manifest), max_frames=2, long_scene_s=5.0)
     lengths = sorted(manifest["scenes"], key=lambda s: s["start_frame"] - s["end_frame"])[:2]
-    assert sorted(p.scene for p in few) == sorted(s["index"] for s in lengths)
+    assert sorted(p.window for p in few) == sorted(s["index"] for s in lengths)
 
 
 def test_cli_writes_analysis(runtime, tmp_path, synth_clip):

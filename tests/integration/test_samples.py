@@ -14,7 +14,7 @@ from functions.frame_extract.extract import (
     extract_keyframes,
     middle_tolerance,
 )
-from tests.conftest import ground_truth, sample
+from tests.support.helpers import ground_truth, sample
 
 # testvideo.mp4: PySceneDetect's published golden for ContentDetector at defaults
 # (tests/resources/goldens/testvideo.mp4.ContentDetector.default.json) is [30, 180, 394].
@@ -149,7 +149,7 @@ def test_keyframes_are_handed_over_as_scenes_close(synth_clip):
 
 
 def test_fewer_scenes_than_min_frames_falls_back_to_even_spacing(tmp_path):
-    from shared.synth import make_clip
+    from vidpipe.synth import make_clip
 
     clip = tmp_path / "one_shot.mp4"
     make_clip(clip, (90,))

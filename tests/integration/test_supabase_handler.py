@@ -13,7 +13,8 @@ from shared.errors import ConfigurationError, StatusStoreUnavailableError
 from shared.status import Stage, StageKey, StageStatus
 from shared.status.factory import make_status_store
 from shared.status.sqlite import SqliteStatusStore
-from tests.conftest import (
+from tests.support.fake_postgrest import ANON_KEY
+from tests.support.helpers import (
     FRAMES_BUCKET,
     VIDEOS_BUCKET,
     failures,
@@ -21,7 +22,6 @@ from tests.conftest import (
     sqs_event,
     supabase_store,
 )
-from tests.fake_postgrest import ANON_KEY
 
 pytestmark = pytest.mark.postgres
 BODY = {"shortcode": "Cx1", "platform": "instagram"}
@@ -131,7 +131,7 @@ def test_the_key_can_come_from_an_ssm_securestring(moto, fake_supabase):
     import boto3
 
     from shared.status.factory import supabase_key
-    from tests.fake_postgrest import SERVICE_KEY
+    from tests.support.fake_postgrest import SERVICE_KEY
 
     boto3.client("ssm").put_parameter(
         Name="/vidpipe/supabase-service-key", Value=SERVICE_KEY, Type="SecureString"

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tests.pg import MIGRATIONS, SUPABASE_GRANTS
+from tests.support.pg import MIGRATIONS, SUPABASE_GRANTS
 
 pytestmark = pytest.mark.postgres
 

@@ -9,10 +9,10 @@ import pytest
 
 from shared.batch import ConcurrentBatchProcessor, Runtime, run_batch
 from shared.errors import TransientError
-from shared.lambda_context import LocalContext
 from shared.status import Stage
 from shared.status.sqlite import SqliteStatusStore
-from tests.conftest import failures, sqs_event
+from tests.support.helpers import failures, sqs_event
+from vidpipe.lambda_context import LocalContext
 
 
 @pytest.fixture

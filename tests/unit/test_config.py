@@ -1,4 +1,4 @@
-"""Settings: defaults, validation, and `.env.sample` kept in step with them."""
+"""Settings: defaults, validation, and `.env.sample` kept in step with every settings class."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ import re
 
 import pytest
 
-from shared.config import Settings, load_settings
+from functions.frame_extract.settings import FrameExtractSettings
+from functions.rekognition.settings import RekognitionSettings
+from shared.config import Settings, env_name, load_settings, load_stage_settings
 from shared.errors import ConfigurationError
-from tests.conftest import ROOT
+from shared.stages import STAGES
+from tests.support.helpers import ROOT
+
+#: The core settings and every stage's own class, as the registry names them.
+CLASSES = [Settings, *(s.settings_class() for s in STAGES.values())]
 
 
 def sample_vars() -> dict[str, str]:
@@ -17,10 +23,15 @@ def sample_vars() -> dict[str, str]:
 
 
 def test_env_sample_documents_every_setting_and_nothing_else():
-    fields = {name.upper() for name in Settings.model_fields}
+    fields = {env_name(cls, name) for cls in CLASSES for name in cls.model_fields}
     documented = set(sample_vars())
     pipeline_vars = {v for v in documented if not v.startswith(("AWS_", "POWERTOOLS_"))}
     assert pipeline_vars == fields
+
+
+def test_no_two_classes_read_the_same_variable():
+    names = [env_name(cls, name) for cls in CLASSES for name in cls.model_fields]
+    assert len(names) == len(set(names))
 
 
 def test_every_setting_in_env_sample_has_a_comment():
@@ -34,12 +45,14 @@ def test_env_sample_values_are_valid_settings(monkeypatch):
     for k, v in sample_vars().items():
         if v:
             monkeypatch.setenv(k, v)
-    Settings()
+    for cls in CLASSES:
+        cls()
 
 
 def test_defaults_match_the_issue():
     s = load_settings()
-    assert (s.min_frames, s.scene_threshold, s.concurrency_limit, s.min_remaining_ms) == (
+    fe = load_stage_settings(FrameExtractSettings)
+    assert (fe.min_frames, fe.scene_threshold, s.concurrency_limit, s.min_remaining_ms) == (
         3,
         27.0,
         2,
@@ -48,16 +61,17 @@ def test_defaults_match_the_issue():
 
 
 @pytest.mark.parametrize(
-    ("var", "value", "match"),
+    ("cls", "var", "value", "match"),
     [
-        ("MIN_FRAMES", "0", "MIN_FRAMES"),
-        ("SCENE_DETECTOR", "histogram", "SCENE_DETECTOR"),
-        ("STATUS_BACKEND", "redis", "STATUS_BACKEND"),
-        ("CONCURRENCY_LIMIT", "lots", "CONCURRENCY_LIMIT"),
-        ("ABORT_REMAINING_MS", "999999", "ABORT_REMAINING_MS"),
+        (FrameExtractSettings, "MIN_FRAMES", "0", "MIN_FRAMES"),
+        (FrameExtractSettings, "SCENE_DETECTOR", "histogram", "SCENE_DETECTOR"),
+        (RekognitionSettings, "REKOGNITION_MAX_FRAMES", "0", "REKOGNITION_MAX_FRAMES"),
+        (Settings, "STATUS_BACKEND", "redis", "STATUS_BACKEND"),
+        (Settings, "CONCURRENCY_LIMIT", "lots", "CONCURRENCY_LIMIT"),
+        (Settings, "ABORT_REMAINING_MS", "999999", "ABORT_REMAINING_MS"),
     ],
 )
-def test_bad_configuration_fails_fast_naming_the_variable(monkeypatch, var, value, match):
+def test_bad_configuration_fails_fast_naming_the_variable(monkeypatch, cls, var, value, match):
     monkeypatch.setenv(var, value)
     with pytest.raises(ConfigurationError, match=match):
-        load_settings()
+        load_stage_settings(cls)

@@ -17,8 +17,8 @@ from functions.landmarks.config import (
     resolve_config,
 )
 from functions.landmarks.landmarks import planned_samples, sample_index, sample_step
-from shared.cli import app
 from shared.errors import ConfigurationError, InvalidMessageError
+from vidpipe.cli import app
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""SQS body parsing and identifier validation (DESIGN §2)."""
+"""SQS body parsing and identifier validation (docs/messages.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from shared.errors import InvalidIdentifierError, InvalidMessageError
 from shared.messages import parse_body
-from tests.conftest import load_event, s3_body
+from tests.support.helpers import load_event, s3_body
 
 B = "default-bucket"
 

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 from functions.physics.events import derive_events, statistics
 from functions.physics.schema import Observation, json_schema, zone_of
 from functions.physics.validate import validate
-from shared.cli import app
-from tests.conftest import EVENTS
+from tests.support.helpers import PHYSICS_DATA
+from vidpipe.cli import app
 
-FILES = EVENTS / "physics"
+FILES = PHYSICS_DATA
 
 
 def load(name: str) -> Observation:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import HANDLERS
 from shared.messages import VIDEO_EXTENSIONS
-from shared.template import load_template, stage_queues, video_suffixes
+from shared.stages import STAGES
+from vidpipe.template import load_template, stage_queues, video_suffixes
 
 T = load_template()
 RESOURCES = T["Resources"]
@@ -60,8 +60,9 @@ def test_every_sqs_event_reports_batch_item_failures():
                 assert "MaximumConcurrency" in event["Properties"]["ScalingConfig"], name
 
 
-def test_cli_handlers_are_the_templates():
-    assert {q.stage: q.handler for q in stage_queues(T)} == HANDLERS
+def test_the_template_deploys_every_registered_stage_with_its_handler():
+    deployed = {q.stage: (q.function, q.handler) for q in stage_queues(T)}
+    assert deployed == {str(s.stage): (s.function, s.handler) for s in STAGES.values()}
 
 
 def test_notified_suffixes_are_video_extensions_the_parser_accepts():
@@ -81,8 +82,8 @@ def test_no_secret_in_the_template():
 
 
 def test_the_local_stack_is_built_from_the_template(tmp_path):
-    from shared.local import local_stack
     from shared.status import Stage
+    from vidpipe.local import local_stack
 
     deployed = stage_queues(T)
     with local_stack(tmp_path, stages=tuple(Stage(q.stage) for q in deployed)) as stack:

@@ -1,4 +1,4 @@
--- vidpipe status schema (DESIGN §4): seed-compatible tables, per-stage state, atomic claims.
+-- vidpipe status schema (docs/status.md): seed-compatible tables, per-stage state, atomic claims.
 --
 -- Idempotent: safe on an empty database and on a database that already has the seed's
 -- `videos` and `extraction_errors` tables (missing columns and the unique key are added).

@@ -1,7 +1,7 @@
 """Generate small test clips with known hard cuts (for the demo and sample-free tests).
 
-Each shot is a distinct synthetic scene: its own colour gradient, a textured background and a
-moving disc, so that PySceneDetect's ContentDetector fires at each shot boundary and nowhere
+Each scene is distinct: its own colour gradient, a textured background and a
+moving disc, so that PySceneDetect's ContentDetector fires at each scene boundary and nowhere
 else at its default threshold (27.0). Written with OpenCV's MPEG-4 Part 2 encoder (``mp4v``),
 which ships in the ``opencv-python-headless`` wheel.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-#: Default shot lengths in frames: cuts at 50, 110, 150, 235.
-DEFAULT_SHOTS = (50, 60, 40, 85, 65)
+#: Default scene lengths in frames: cuts at 50, 110, 150, 235.
+DEFAULT_SCENES = (50, 60, 40, 85, 65)
 
 _PALETTE = [
     ((40, 40, 200), (240, 200, 40)),
@@ -26,17 +26,17 @@ _PALETTE = [
 ]
 
 
-def shot_frame(shot: int, t: int, width: int, height: int) -> np.ndarray:
-    """Frame ``t`` of synthetic shot number ``shot`` as ``(height, width, 3)`` uint8 BGR."""
-    c0, c1 = (np.array(c, np.float32) for c in _PALETTE[shot % len(_PALETTE)])
-    axis = np.linspace(0.0, 1.0, width if shot % 2 == 0 else height, dtype=np.float32)
-    grad = axis[None, :, None] if shot % 2 == 0 else axis[:, None, None]
+def scene_frame(scene: int, t: int, width: int, height: int) -> np.ndarray:
+    """Frame ``t`` of synthetic scene number ``scene`` as ``(height, width, 3)`` uint8 BGR."""
+    c0, c1 = (np.array(c, np.float32) for c in _PALETTE[scene % len(_PALETTE)])
+    axis = np.linspace(0.0, 1.0, width if scene % 2 == 0 else height, dtype=np.float32)
+    grad = axis[None, :, None] if scene % 2 == 0 else axis[:, None, None]
     img = np.broadcast_to(c0 + (c1 - c0) * grad, (height, width, 3)).copy()
-    rng = np.random.default_rng(shot)
+    rng = np.random.default_rng(scene)
     texture = rng.integers(-25, 25, size=(height // 8 + 1, width // 8 + 1, 1)).astype(np.float32)
     img += np.kron(texture, np.ones((8, 8, 1), np.float32))[:height, :width]
-    x = int(width * (0.2 + 0.6 * ((t * 3 + shot * 37) % 100) / 100))
-    y = int(height * (0.3 + 0.4 * ((t * 2 + shot * 13) % 100) / 100))
+    x = int(width * (0.2 + 0.6 * ((t * 3 + scene * 37) % 100) / 100))
+    y = int(height * (0.3 + 0.4 * ((t * 2 + scene * 13) % 100) / 100))
     frame = np.clip(img, 0, 255).astype(np.uint8)
     colour = tuple(int(v) for v in 255 - c0)
     cv2.circle(frame, (x, y), max(4, height // 8), colour, -1)
@@ -45,21 +45,21 @@ def shot_frame(shot: int, t: int, width: int, height: int) -> np.ndarray:
 
 def make_clip(
     path: Path | str,
-    shots: tuple[int, ...] = DEFAULT_SHOTS,
+    scenes: tuple[int, ...] = DEFAULT_SCENES,
     *,
     fps: float = 25.0,
     size: tuple[int, int] = (640, 360),
 ) -> list[int]:
-    """Write an MP4 of back-to-back synthetic shots.
+    """Write an MP4 of back-to-back synthetic scenes.
 
     Args:
         path: output ``.mp4`` path.
-        shots: frames per shot.
+        scenes: frames per scene.
         fps: frame rate (frames per second).
         size: ``(width, height)`` in pixels.
 
     Returns:
-        The cut frames (0-based index of each shot's first frame, the first shot excluded).
+        The cut frames (0-based index of each scene's first frame, the first scene excluded).
 
     Raises:
         RuntimeError: OpenCV could not open an MP4 writer.
@@ -70,11 +70,11 @@ def make_clip(
         raise RuntimeError(f"cannot write {path}: OpenCV has no mp4v encoder here")
     cuts, frame_no = [], 0
     try:
-        for shot, length in enumerate(shots):
-            if shot:
+        for scene, length in enumerate(scenes):
+            if scene:
                 cuts.append(frame_no)
             for t in range(length):
-                writer.write(shot_frame(shot, t, width, height))
+                writer.write(scene_frame(scene, t, width, height))
                 frame_no += 1
     finally:
         writer.release()

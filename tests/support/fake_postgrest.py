@@ -1,6 +1,7 @@
 """Answer supabase-py's HTTP requests from a real PostgreSQL database, as PostgREST would.
 
-No PostgREST server can run here (DESIGN §7), so the Supabase adapter's real requests (through
+No PostgREST server can run here (docs/dependencies.md), so the Supabase adapter's real
+requests (through
 supabase-py and httpx) go to an ``httpx.MockTransport`` whose handler does what PostgREST does
 with them:
 

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL cluster for tests (DESIGN §7), plus Supabase's roles and our migrations.
+"""A throwaway PostgreSQL cluster for tests, plus Supabase's roles and our migrations
+(docs/testing.md).
 
 PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres`` OS user
 (``runuser``) in a temp dir it owns. Tests that need it skip, with a message, when no server
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = sorted((ROOT / "infra" / "supabase" / "migrations").glob("*.sql"))
 
 # The roles Supabase creates in every project; on a plain server the tests create them.

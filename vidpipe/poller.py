@@ -1,4 +1,4 @@
-"""An SQS poller that does what Lambda's SQS event source mapping does (DESIGN §6).
+"""An SQS poller that does what Lambda's SQS event source mapping does (docs/local.md).
 
 It receives up to ``batch_size`` messages, invokes the real handler with a Lambda-like context
 that has a deadline, deletes the messages that succeeded and leaves the ``batchItemFailures`` (or
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.lambda_context import LocalContext
 from shared.observability import logger
+from vidpipe.lambda_context import LocalContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

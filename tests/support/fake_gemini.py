@@ -1,5 +1,6 @@
-"""Answer the real google-genai client's HTTP in-process (DESIGN §7: ``HttpOptions(httpx_client=
-httpx.Client(transport=httpx.MockTransport(handler)))``), following the Gemini API's shapes.
+"""Answer the real google-genai client's HTTP in-process (docs/dependencies.md:
+``HttpOptions(httpx_client=httpx.Client(transport=httpx.MockTransport(handler)))``),
+following the Gemini API's shapes.
 
 Routes (``/v1`` or ``/v1beta``):
 

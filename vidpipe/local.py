@@ -1,11 +1,12 @@
-"""The embedded local mode (DESIGN §6): moto on 127.0.0.1, the deployed shape, the real handlers.
+"""The embedded local mode (docs/local.md): moto on 127.0.0.1, the deployed shape, the real
+handlers.
 
 :class:`LocalStack` starts moto's ``ThreadedMotoServer`` on a free loopback port and builds what
-``template.yaml`` deploys, read from the template itself (:mod:`shared.template`): the videos and
+``template.yaml`` deploys, read from the template itself (:mod:`vidpipe.template`): the videos and
 results buckets, the SNS topic the bucket's ``ObjectCreated`` events go to (one notification per
 suffix the template lists), and per SQS-triggered function a queue subscribed to the topic (raw
 delivery as the template says), with a DLQ and the template's ``maxReceiveCount``. The status
-store is SQLite. A :class:`~shared.poller.SqsPoller` then invokes the real handler as Lambda would.
+store is SQLite. A :class:`~vidpipe.poller.SqsPoller` then invokes the real handler as Lambda would.
 
 Differences from AWS, on purpose: the visibility timeout is short (``visibility_timeout_s``) so a
 retried record comes back in seconds, not the template's 6 x function timeout; credentials are
@@ -29,7 +30,7 @@ from shared import aws
 from shared.batch import get_runtime
 from shared.config import get_settings
 from shared.status import Stage
-from shared.template import StageQueue, stage_queues, video_suffixes
+from vidpipe.template import StageQueue, stage_queues, video_suffixes
 
 REGION = "us-east-1"
 TOPIC_NAME = "vidpipe-video-events"

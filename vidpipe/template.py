@@ -1,22 +1,60 @@
 """Read the deployed shape from ``template.yaml`` so the local mode cannot drift from it.
 
-The local mode (``shared/local.py``) builds its queues, DLQs, topic subscriptions and bucket
+The local mode (:mod:`vidpipe.local`) builds its queues, DLQs, topic subscriptions and bucket
 notifications from what this module finds in the SAM template: for each function with an SQS
 event, its handler (``ImageConfig.Command``), timeout, batch size and the queue's visibility
 timeout, DLQ and ``maxReceiveCount``; for the videos bucket, the suffixes of its
 ``ObjectCreated`` notifications. CloudFormation's short tags (``!Ref``, ``!GetAtt``, ``!Sub``, …)
-are read as plain ``{"Ref": ...}``-style mappings.
+are read as plain ``{"Ref": ...}``-style mappings. Each function's stage comes from the stage
+registry (:mod:`shared.stages`), by its handler.
+
+Which file: ``--template PATH`` on the command line (it sets ``VIDPIPE_TEMPLATE``), else
+``VIDPIPE_TEMPLATE``, else ``template.yaml`` in the current directory, else the one in the
+checkout this package runs from. The template is not inside the wheel: an installed ``vidpipe``
+outside a checkout needs one of the first two (:class:`TemplateNotFoundError` says so).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
+from shared.stages import stage_of_handler
+
+#: Where a checkout keeps the template, relative to this package.
+CHECKOUT_TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
+
+
+class TemplateNotFoundError(FileNotFoundError):
+    """No ``template.yaml`` was found; the message says where vidpipe looked and what to do."""
+
+
+def template_path() -> Path:
+    """The template to read (see the module docstring for the order).
+
+    Raises:
+        TemplateNotFoundError: none of the places has one.
+    """
+    chosen = os.environ.get("VIDPIPE_TEMPLATE")
+    if chosen:
+        path = Path(chosen)
+        if not path.is_file():
+            raise TemplateNotFoundError(f"VIDPIPE_TEMPLATE={chosen}: no such file")
+        return path
+    for path in (Path.cwd() / "template.yaml", CHECKOUT_TEMPLATE):
+        if path.is_file():
+            return path
+    raise TemplateNotFoundError(
+        "template.yaml not found: vidpipe's local mode builds the deployed shape from the "
+        "project's SAM template. Run from a checkout of the project, or pass --template PATH "
+        "(or set VIDPIPE_TEMPLATE)."
+    )
+
+
 _TAGS = [
     "Ref",
     "GetAtt",
@@ -96,9 +134,16 @@ class StageQueue:
     raw_delivery: bool
 
 
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The template as plain data (short tags become intrinsic-function mappings)."""
-    return yaml.load(path.read_text(), Loader=_Loader)
+def load_template(path: Path | None = None) -> dict[str, Any]:
+    """The template as plain data (short tags become intrinsic-function mappings).
+
+    Args:
+        path: the file; default :func:`template_path`.
+
+    Raises:
+        TemplateNotFoundError: no template was found.
+    """
+    return yaml.load((path or template_path()).read_text(), Loader=_Loader)
 
 
 def _logical_id(ref: Any) -> str:
@@ -135,7 +180,7 @@ def stage_queues(template: dict[str, Any] | None = None) -> list[StageQueue]:
             handler = props["ImageConfig"]["Command"][0]
             out.append(
                 StageQueue(
-                    stage=handler.split(".")[1].replace("_", "-"),
+                    stage=str(stage_of_handler(handler)),
                     function=name,
                     handler=handler,
                     timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),

@@ -1,0 +1,57 @@
+"""The frame-extract stage's settings and the bounds its per-message options share.
+
+The variables keep the names they have always had (no common prefix): ``MIN_FRAMES``,
+``SCENE_DETECTOR``, ``SCENE_THRESHOLD``, ``ADAPTIVE_THRESHOLD``, ``MIN_SCENE_LEN_FRAMES``,
+``JPEG_QUALITY``, ``KEYFRAME_BUFFER_MB`` (docs/settings.md, docs/stages/frame-extract.md).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from shared.config import StageSettings
+
+
+class Detector(StrEnum):
+    """PySceneDetect detectors the frame-extract stage can run."""
+
+    CONTENT = "content"
+    ADAPTIVE = "adaptive"
+
+
+#: A detector threshold: ContentDetector's is a mean HSV difference (0-255), AdaptiveDetector's
+#: a ratio to the rolling average (PySceneDetect's documented ranges).
+Threshold = Annotated[float, Field(gt=0, le=255)]
+#: Fewer scenes than this and evenly spaced frames are taken instead (the fallback).
+MinFrames = Annotated[int, Field(ge=1, le=1000)]
+#: The shortest scene PySceneDetect reports, in frames.
+MinSceneLen = Annotated[int, Field(ge=1)]
+
+
+class FrameExtractSettings(StageSettings):
+    """Scene detection and key-frame output.
+
+    Attributes:
+        min_frames: fewer scenes than this: evenly spaced frames instead (``MIN_FRAMES``).
+        scene_detector: ``content`` or ``adaptive`` (``SCENE_DETECTOR``).
+        scene_threshold: ContentDetector's threshold, PySceneDetect's default 27.0.
+        adaptive_threshold: AdaptiveDetector's threshold, PySceneDetect's default 3.0.
+        min_scene_len_frames: the shortest scene in frames, PySceneDetect's default 15.
+        jpeg_quality: key-frame JPEG quality, 1-100.
+        keyframe_buffer_mb: memory for candidate key frames waiting for their scene to close, MB.
+    """
+
+    min_frames: MinFrames = 3
+    scene_detector: Detector = Detector.CONTENT
+    scene_threshold: Threshold = 27.0
+    adaptive_threshold: Threshold = 3.0
+    min_scene_len_frames: MinSceneLen = 15
+    jpeg_quality: int = Field(90, ge=1, le=100)
+    keyframe_buffer_mb: int = Field(128, ge=16, le=4096)
+
+    def threshold_for(self, detector: Detector) -> float:
+        """The configured threshold of ``detector``."""
+        return self.adaptive_threshold if detector == Detector.ADAPTIVE else self.scene_threshold

@@ -1,0 +1,159 @@
+"""The stage registry: every pipeline stage declared once.
+
+Each :class:`StageSpec` names a stage's Lambda handler (the ``ImageConfig.Command`` in
+``template.yaml``), the folder it writes under ``{platform}/{shortcode}/`` in the results bucket,
+its settings class and the stages whose outputs it reads. The command line, the local mode, the
+template checks and the image's build-time import check all read this table; adding a stage is a
+folder in ``functions/``, one entry here and one block in ``template.yaml``
+(docs/adding-a-stage.md).
+
+Handlers and settings classes are named by import path, not imported: ``shared`` is the runtime
+layer and imports nothing from ``functions`` (docs/architecture.md, enforced by
+``tests/unit/test_layers.py``). :meth:`StageSpec.load_handler` and
+:meth:`StageSpec.settings_class` import them on demand.
+
+Run ``python -m shared.stages`` to import every handler and settings class (the Dockerfile does,
+so a broken entrypoint fails the build rather than the first event).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Stage(StrEnum):
+    """The pipeline's stages, one per Lambda function; the value is the public stage name."""
+
+    FRAME_EXTRACT = "frame-extract"
+    LANDMARKS = "landmarks"
+    PHYSICS = "physics"
+    REKOGNITION = "rekognition"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage's declaration.
+
+    Attributes:
+        stage: the stage name (also the key under a message's ``options``).
+        handler: the handler's import path, ``module.attribute`` (``ImageConfig.Command``).
+        folder: the output folder under ``{platform}/{shortcode}/`` in the results bucket.
+        settings: the stage's settings class as ``module:Class`` (a pydantic-settings class).
+        function: the function's logical id in ``template.yaml``.
+        depends_on: stages whose outputs this one reads when they are planned too.
+        paid: whether the stage calls a paid API (Rekognition, Gemini).
+    """
+
+    stage: Stage
+    handler: str
+    folder: str
+    settings: str
+    function: str
+    depends_on: tuple[Stage, ...] = ()
+    paid: bool = False
+
+    def load_handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """Import and return the Lambda handler.
+
+        Raises:
+            ImportError, AttributeError: the handler path is wrong.
+        """
+        module, _, attr = self.handler.rpartition(".")
+        handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(
+            importlib.import_module(module), attr
+        )
+        return handler
+
+    def settings_class(self) -> type[Any]:
+        """Import and return the stage's settings class.
+
+        Raises:
+            ImportError, AttributeError: the settings path is wrong.
+        """
+        module, _, attr = self.settings.partition(":")
+        cls: type[Any] = getattr(importlib.import_module(module), attr)
+        return cls
+
+
+STAGES: dict[Stage, StageSpec] = {
+    spec.stage: spec
+    for spec in (
+        StageSpec(
+            stage=Stage.FRAME_EXTRACT,
+            handler="functions.frame_extract.handler.lambda_handler",
+            folder="frames",
+            settings="functions.frame_extract.settings:FrameExtractSettings",
+            function="FrameExtractFunction",
+        ),
+        StageSpec(
+            stage=Stage.LANDMARKS,
+            handler="functions.landmarks.handler.lambda_handler",
+            folder="landmarks",
+            settings="functions.landmarks.settings:LandmarksSettings",
+            function="LandmarksFunction",
+        ),
+        StageSpec(
+            stage=Stage.PHYSICS,
+            handler="functions.physics.handler.lambda_handler",
+            folder="physics",
+            settings="functions.physics.settings:PhysicsSettings",
+            function="PhysicsFunction",
+            paid=True,
+        ),
+        StageSpec(
+            stage=Stage.REKOGNITION,
+            handler="functions.rekognition.handler.lambda_handler",
+            folder="rekognition",
+            settings="functions.rekognition.settings:RekognitionSettings",
+            function="RekognitionFunction",
+            depends_on=(Stage.FRAME_EXTRACT,),
+            paid=True,
+        ),
+    )
+}
+
+
+def spec(stage: Stage | str) -> StageSpec:
+    """The declaration of ``stage`` (a :class:`Stage` or its name).
+
+    Raises:
+        ValueError: no such stage; the message lists the known ones.
+    """
+    try:
+        return STAGES[Stage(stage)]
+    except ValueError:
+        raise ValueError(f"unknown stage {str(stage)!r}; choose from {', '.join(STAGES)}") from None
+
+
+def stage_of_handler(handler: str) -> Stage:
+    """The stage whose handler path is ``handler``.
+
+    Raises:
+        ValueError: no registered stage has that handler.
+    """
+    for s in STAGES.values():
+        if s.handler == handler:
+            return s.stage
+    raise ValueError(f"no stage is registered for handler {handler!r}")
+
+
+def check_imports() -> list[str]:
+    """Import every stage's handler and settings class; return the handler paths.
+
+    Raises:
+        ImportError, AttributeError: a path in the registry is wrong.
+    """
+    for s in STAGES.values():
+        if not callable(s.load_handler()):
+            raise TypeError(f"{s.handler} is not callable")
+        s.settings_class()
+    return [s.handler for s in STAGES.values()]
+
+
+if __name__ == "__main__":  # pragma: no cover - the Dockerfile's build check
+    for path in check_imports():
+        print("ok", path)

@@ -1,0 +1,1 @@
+"""Helpers and fakes for the test suites (not tests themselves)."""

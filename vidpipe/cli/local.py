@@ -1,0 +1,200 @@
+"""``vidpipe local run``: one video through the emulated S3 -> SNS -> SQS -> Lambda path."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared.errors import PipelineError
+from shared.stages import STAGES, Stage
+from shared.status import StageStatus
+from vidpipe.cli import common
+from vidpipe.cli.app import local_app
+from vidpipe.cli.common import StageConfigOpt, err, fail, out, safe_shortcode, use_landmarks_config
+from vidpipe.cli.handlers import print_status
+from vidpipe.template import TemplateNotFoundError, template_path
+
+
+@local_app.command("run")
+def local_run(
+    video: Annotated[
+        Path | None,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="Video to process. Omitted: a generated 12 s clip with 4 known cuts.",
+        ),
+    ] = None,
+    platform: Annotated[str, typer.Option(help="Platform for the S3 key.")] = "demo",
+    shortcode: Annotated[str | None, typer.Option(help="Shortcode (default: file stem).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where results are copied.")] = Path(
+        "out"
+    ),
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the SQLite status and temp files here (default: a temp dir)."),
+    ] = None,
+    timeout_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600.0,
+    visibility_timeout_s: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Local queues' visibility timeout: how soon a failed "
+            "record is retried (AWS uses 6 x the function timeout).",
+        ),
+    ] = 5,
+    stages: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stage",
+            help=f"Stages to run, in order ({', '.join(STAGES)}); "
+            "default frame-extract. Rekognition is emulated locally.",
+        ),
+    ] = None,
+    config: StageConfigOpt = None,
+) -> None:
+    """Upload VIDEO to a local (moto) S3 and let the real event path process it.
+
+    The object lands at {platform}/{shortcode}/video.<ext>; S3's ObjectCreated event goes through
+    SNS (raw delivery) to the stage's SQS queue; a poller invokes the real Lambda handler; the
+    results are copied from the local results bucket to --out and the status is printed.
+    """
+    from shared.messages import validate_platform, validate_shortcode
+    from vidpipe.local import local_stack
+    from vidpipe.poller import SqsPoller
+    from vidpipe.synth import make_clip
+
+    use_landmarks_config(config)
+    with ExitStack() as stack:
+        state = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        if video is None:
+            video = state / "demo.mp4"
+            cuts = make_clip(video)
+            err.print(f"no video given: generated {video.name} (12 s, cuts at {cuts})")
+            shortcode = shortcode or "synthetic"
+        try:
+            validate_platform(platform)
+            code = validate_shortcode(shortcode or safe_shortcode(video.stem))
+        except PipelineError as exc:
+            raise fail(exc) from exc
+        wanted = [
+            Stage(name)
+            for name in (stages or [str(Stage.FRAME_EXTRACT)])
+            if name in STAGES or _unknown_stage(name)
+        ]
+        if Stage.PHYSICS in wanted:
+            from functions.physics.job import gemini_api_key
+            from functions.physics.settings import PhysicsSettings
+            from shared.config import load_stage_settings
+
+            try:
+                gemini_api_key(load_stage_settings(PhysicsSettings))
+            except PipelineError as exc:
+                raise fail(exc) from exc
+        try:
+            template_path()
+        except TemplateNotFoundError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=2) from exc
+        stack_ = stack.enter_context(
+            local_stack(state, stages=tuple(wanted), visibility_timeout_s=visibility_timeout_s)
+        )
+        err.print(f"moto S3/SNS/SQS on {stack_.endpoint}; status in SQLite under {state}")
+        ext = video.suffix.lower() or ".mp4"
+        key = f"{platform}/{code}/video{ext}"
+        s3 = stack_.client("s3")
+        s3.upload_file(str(video), stack_.videos_bucket, key)
+        err.print(f"uploaded s3://{stack_.videos_bucket}/{key}")
+
+        from shared.batch import get_runtime
+
+        rt = get_runtime()
+        started = time.monotonic()
+        batches = 0
+        for stage in wanted:
+            # stages run one after another, so rekognition finds frame-extract's manifest
+
+            def finished(stage: Stage = stage) -> bool:
+                states = [st for st in rt.status.stages(platform, code) if st.stage == stage]
+                done = bool(states) and states[0].status in (
+                    StageStatus.SUCCEEDED,
+                    StageStatus.FAILED,
+                )
+                # a record that kept failing ends in the DLQ after maxReceiveCount receives
+                return done or stack_.queue_depth(stack_.dlq_urls[stage]) > 0
+
+            deployed = stack_.deployed[stage]
+            poller = SqsPoller(
+                stack_.client("sqs"),
+                stack_.queue_urls[stage],
+                common.load_handler(str(stage)),
+                batch_size=deployed.batch_size,
+                wait_s=1,
+                function_timeout_s=deployed.timeout_s,
+                function_name=deployed.function,
+            )
+            with err.status(f"waiting for {stage} (S3 event -> SNS -> SQS -> handler)..."):
+                poller.run(until=finished, timeout_s=timeout_s)
+            batches += poller.stats.batches
+        elapsed = time.monotonic() - started
+
+        prefix = f"{platform}/{code}/"
+        for k in rt.storage.list_keys(stack_.frames_bucket, prefix):
+            target = out_dir / k[len(prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(rt.storage.get_bytes(stack_.frames_bucket, k))
+        states = {st.stage: st for st in print_status(platform, code)}
+        manifest_path = out_dir / "frames" / "manifest.json"
+        if Stage.FRAME_EXTRACT in wanted and manifest_path.exists():
+            from shared.manifest import FrameManifest
+
+            m = FrameManifest.parse(manifest_path.read_bytes())
+            out.print(
+                f"{len(m.scenes)} key frames and manifest.json -> {out_dir / 'frames'}/  "
+                f"cuts={m.cuts}  fallback={m.fallback}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        analysis_path = out_dir / "rekognition" / "analysis.json"
+        if Stage.REKOGNITION in wanted and analysis_path.exists():
+            a = json.loads(analysis_path.read_text())
+            out.print(
+                f"rekognition: {a['metrics']['frames_analyzed']} frames ({a['frame_source']}), "
+                f"calls={a['metrics']['api_calls']}, emulated={a['emulated']} -> {analysis_path}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        npz_path = out_dir / "landmarks" / "landmarks.npz"
+        if Stage.LANDMARKS in wanted and npz_path.exists():
+            import numpy as np
+
+            with np.load(npz_path, allow_pickle=False) as arrays:
+                shapes = ", ".join(f"{k} {arrays[k].shape}" for k in arrays.files)
+            meta = json.loads((out_dir / "landmarks" / "landmarks.json").read_text())
+            out.print(
+                f"landmarks: {shapes}; pose in {100 * meta['detection_rate']:.0f}% of frames "
+                f"-> {npz_path}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        dlq = sum(stack_.queue_depth(stack_.dlq_urls[stage]) for stage in wanted)
+        summary = "  ".join(
+            f"{stage}={states[stage].status if stage in states else 'none'}" for stage in wanted
+        )
+        if len(wanted) == 1:
+            summary = f"status={states[wanted[0]].status if wanted[0] in states else 'none'}"
+        out.print(f"{summary}  batches={batches}  dlq={dlq}  {elapsed:.1f} s", highlight=False)
+        if any(
+            stage not in states or states[stage].status != StageStatus.SUCCEEDED for stage in wanted
+        ):
+            raise typer.Exit(code=1)
+
+
+def _unknown_stage(name: str) -> bool:
+    raise typer.BadParameter(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
