@@ -1,6 +1,6 @@
 """The Python API: one video to arrays, and a folder of videos to S3.
 
-The seed's two snippets translate line for line (README, section Landmarks, "From Python")::
+The seed's two snippets translate as below (docs/stages/landmarks.md, "Python API")::
 
     # seed
     pipeline = MediaPipeS3StreamingPipeline(video_dir, s3_bucket, s3_prefix, config)
