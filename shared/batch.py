@@ -51,6 +51,8 @@ from shared.errors import (
 )
 from shared.messages import VideoJob, parse_body
 from shared.observability import MetricUnit, logger, metrics
+from shared.pipeline import Pipeline, plan_of
+from shared.stages import ENTRY_NAME
 from shared.status import ClaimOutcome, ErrorReport, Stage, StageKey, StatusStore
 from shared.status.factory import make_status_store
 from shared.storage import S3Storage
@@ -111,6 +113,11 @@ class Runtime:
     storage: S3Storage
     status: StatusStore
     stage_settings: SettingsCache = field(default_factory=SettingsCache)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """Plans and hand-offs over this runtime's settings, storage and status store."""
+        return Pipeline(self.settings, self.storage, self.status)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -189,8 +196,8 @@ def run_batch(
     event: dict[str, Any],
     context: Any,
     *,
-    stage: Stage,
-    job: JobFn,
+    stage: Stage | None,
+    job: JobFn | None,
     runtime: Runtime | None = None,
 ) -> dict[str, Any]:
     """Process an SQS batch and return the partial batch response.
@@ -199,8 +206,9 @@ def run_batch(
         event: the Lambda SQS event.
         context: the Lambda context (or anything with ``get_remaining_time_in_millis()`` and
             ``aws_request_id``, as the local runner passes).
-        stage: which stage this handler runs.
-        job: the stage's work for one video.
+        stage: which stage this handler runs; ``None`` for the pipeline's entry function, which
+            only records plans and sends the first stages their messages.
+        job: the stage's work for one video (``None`` for the entry).
         runtime: collaborators; the cached process runtime when ``None``.
 
     Returns:
@@ -212,7 +220,7 @@ def run_batch(
     # Powertools never flushes, so a long-running worker would otherwise accumulate metrics.
     # The stage is a per-invocation dimension because several handlers may share one process.
     metrics.clear_metrics()
-    metrics.add_dimension(name="stage", value=str(stage))
+    metrics.add_dimension(name="stage", value=str(stage or ENTRY_NAME))
     deadline = Deadline(context, settings.min_remaining_ms, settings.abort_remaining_ms)
     processor = ConcurrentBatchProcessor(settings.concurrency_limit)
     request_id = getattr(context, "aws_request_id", "local")
@@ -227,13 +235,19 @@ def run_batch(
 
 
 def _report(
-    stage: Stage, exc: BaseException, job: VideoJob | None, attempt: int | None, request_id: str
+    stage: Stage | str,
+    exc: BaseException,
+    job: VideoJob | None,
+    attempt: int | None,
+    request_id: str,
+    *,
+    retryable: bool | None = None,
 ) -> ErrorReport:
     return ErrorReport(
         stage=stage,
         error_class=exc.error_class if isinstance(exc, PipelineError) else type(exc).__name__,
         message=str(exc)[:2000] or type(exc).__name__,
-        retryable=is_retryable(exc),
+        retryable=is_retryable(exc) if retryable is None else retryable,
         platform=job.platform if job else None,
         shortcode=job.shortcode if job else None,
         attempt=attempt,
@@ -241,15 +255,38 @@ def _report(
     )
 
 
+@dataclass(frozen=True)
+class _Record:
+    """What one record's jobs share: where they run and how often SQS has delivered it."""
+
+    rt: Runtime
+    stage: Stage | None
+    job_fn: JobFn | None
+    deadline: Deadline
+    request_id: str
+    message_id: str
+    receive_count: int
+
+    @property
+    def worker_id(self) -> str:
+        return f"{self.request_id}:{self.message_id}"
+
+    @property
+    def last_receive(self) -> bool:
+        """Whether SQS moves the message to the DLQ if this receive fails too."""
+        return self.receive_count >= self.rt.settings.max_receive_count
+
+
 def _process_record(
     record: SQSRecord,
     rt: Runtime,
-    stage: Stage,
-    job_fn: JobFn,
+    stage: Stage | None,
+    job_fn: JobFn | None,
     deadline: Deadline,
     request_id: str,
 ) -> str:
     message_id = record.message_id
+    where = str(stage or ENTRY_NAME)
     if not deadline.can_start():
         logger.info(
             "not starting record: too little time left",
@@ -266,36 +303,81 @@ def _process_record(
             "rejected message",
             extra={
                 "message_id": message_id,
-                "stage": str(stage),
+                "stage": where,
                 "error": str(exc),
                 "error_class": exc.error_class,
             },
         )
-        rt.status.record_error(_report(stage, exc, None, None, request_id))
+        rt.status.record_error(_report(where, exc, None, None, request_id))
         metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
         return "rejected"
     if parsed.ignored:
         logger.info("ignored message", extra={"message_id": message_id, "reason": parsed.ignored})
         return "ignored"
-    results = [
-        _run_job(job, rt, stage, job_fn, deadline, f"{request_id}:{message_id}", request_id)
-        for job in parsed.jobs
-    ]
-    return ",".join(results)
+    try:
+        receives = int(record.attributes.approximate_receive_count or 1)
+    except (TypeError, ValueError):
+        receives = 1
+    rec = _Record(rt, stage, job_fn, deadline, request_id, message_id, receives)
+    return ",".join(_dispatch(job, rec) for job in parsed.jobs)
 
 
-def _run_job(
-    job: VideoJob,
-    rt: Runtime,
-    stage: Stage,
-    job_fn: JobFn,
-    deadline: Deadline,
-    worker_id: str,
-    request_id: str,
-) -> str:
+def _dispatch(job: VideoJob, rec: _Record) -> str:
+    """Run one job of a record (docs/plans.md):
+
+    * at the entry function: record the upload's plan and send its first stages' messages;
+    * a hand-off (it names its upload): run the stage for that upload's plan;
+    * a direct job without ``stages`` at a stage's own queue (the seed's way): run that stage
+      for the video, outside any plan;
+    * anything else at a stage's queue (an S3 event, a direct job with ``stages``): enter the
+      pipeline here, and run this stage at once when the plan starts with it.
+    """
+    if rec.stage is not None and job.is_handoff:
+        return _run_job(job, rec, planned=True)
+    if rec.stage is not None and job.source == "direct" and job.stages is None:
+        return _run_job(job, rec, planned=False)
+    log = {"platform": job.platform, "shortcode": job.shortcode, "stage": str(rec.stage or "")}
+    try:
+        _, stored, job = rec.rt.pipeline.start(job, entry_stage=rec.stage)
+    except PipelineError as exc:
+        if is_retryable(exc):
+            raise
+        logger.warning(
+            "could not start the plan; acknowledging",
+            extra={**log, "error_class": exc.error_class, "error": str(exc)},
+        )
+        rec.rt.status.record_error(
+            _report(str(rec.stage or ENTRY_NAME), exc, job, None, rec.request_id)
+        )
+        metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
+        return "rejected"
+    if rec.stage is None:
+        return "planned"
+    if rec.stage not in plan_of(stored).roots():
+        logger.info("planned; this stage is not among the first", extra=log)
+        return "planned"
+    return _run_job(job, rec, planned=True)
+
+
+def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
+    """Claim, run and record one stage for one video; with ``planned``, for the upload's plan
+    (a stale hand-off is acknowledged, and the outcome advances the plan)."""
+    assert rec.stage is not None and rec.job_fn is not None
+    rt, stage, worker_id = rec.rt, rec.stage, rec.worker_id
     key = StageKey(job.platform, job.shortcode, stage)
     log = {"platform": job.platform, "shortcode": job.shortcode, "stage": str(stage)}
-    lease_s = deadline.remaining_ms() / 1000 + rt.settings.lease_margin_s
+    stored = rt.status.get_plan(job.platform, job.shortcode) if planned else None
+    if planned and (
+        stored is None or stored.upload_id != job.upload_id or str(stage) not in stored.stages
+    ):
+        # an earlier upload's hand-off, or one for a stage this upload did not plan
+        logger.info(
+            "hand-off for another upload or plan; acknowledging",
+            extra={**log, "upload_id": job.upload_id},
+        )
+        metrics.add_metric(name="RecordsStale", unit=MetricUnit.Count, value=1)
+        return "stale"
+    lease_s = rec.deadline.remaining_ms() / 1000 + rt.settings.lease_margin_s
     try:
         claim = rt.status.claim(key, worker_id, lease_s)
     except Exception:
@@ -306,6 +388,9 @@ def _run_job(
     if claim.outcome == ClaimOutcome.ALREADY_SUCCEEDED:
         logger.info("stage already succeeded; acknowledging", extra=log)
         metrics.add_metric(name="RecordsDuplicate", unit=MetricUnit.Count, value=1)
+        # a crash may have come between the success and its hand-off: send it (again)
+        if planned:
+            rt.pipeline.advance(job, stored, trigger=stage)
         return "duplicate"
     if claim.outcome == ClaimOutcome.HELD:
         raise ClaimHeldError(f"{job.label} {stage} is being processed by another worker")
@@ -314,13 +399,13 @@ def _run_job(
         settings=rt.settings,
         storage=rt.storage,
         status=rt.status,
-        deadline=deadline,
+        deadline=rec.deadline,
         worker_id=worker_id,
         attempt=claim.attempts,
         stage_settings=rt.stage_settings,
     )
     try:
-        outcome = job_fn(job, ctx)
+        outcome = rec.job_fn(job, ctx)
     except OutOfTimeError:
         logger.warning("out of time; releasing the claim for redelivery", extra=log)
         rt.status.release(key, worker_id)
@@ -328,15 +413,17 @@ def _run_job(
         raise
     except Exception as exc:
         if is_retryable(exc):
-            _record_transient(exc, key, rt, stage, job, claim.attempts, worker_id, request_id, log)
+            _record_transient(exc, key, job, claim.attempts, rec, log, planned=planned)
             raise
-        report = _report(stage, exc, job, claim.attempts, request_id)
+        report = _report(stage, exc, job, claim.attempts, rec.request_id)
         logger.warning(
             "permanent error; acknowledging",
             extra={**log, "error_class": report.error_class, "error": str(exc)},
         )
         rt.status.fail(key, worker_id, report)
         metrics.add_metric(name="RecordsFailedPermanent", unit=MetricUnit.Count, value=1)
+        if planned:
+            rt.pipeline.advance(job, stored, trigger=stage)
         return "failed"
     rt.status.complete(
         key,
@@ -350,27 +437,42 @@ def _run_job(
         extra={**log, "reason": outcome.skipped, "output_prefix": outcome.output_prefix},
     )
     metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=1)
+    if planned:
+        rt.pipeline.advance(job, stored, trigger=stage)
     return "skipped" if outcome.skipped else "succeeded"
 
 
 def _record_transient(
     exc: BaseException,
     key: StageKey,
-    rt: Runtime,
-    stage: Stage,
     job: VideoJob,
     attempt: int,
-    worker_id: str,
-    request_id: str,
+    rec: _Record,
     log: dict[str, str],
+    *,
+    planned: bool,
 ) -> None:
-    """Log and record a retryable failure; the caller re-raises it for redelivery."""
+    """Log and record a retryable failure; the caller re-raises it for redelivery.
+
+    On the message's last receive (``MAX_RECEIVE_COUNT``) the stage is recorded ``failed``, so
+    the plan can end, while the message itself still goes to the DLQ for an operator.
+    """
+    rt = rec.rt
+    final = rec.last_receive
     logger.exception(
-        "transient error; SQS will redeliver",
+        "transient error on the last receive; the message goes to the DLQ"
+        if final
+        else "transient error; SQS will redeliver",
         extra={**log, "error_class": type(exc).__name__, "attempt": attempt},
     )
     try:
-        rt.status.fail(key, worker_id, _report(stage, exc, job, attempt, request_id))
+        rt.status.fail(
+            key,
+            rec.worker_id,
+            _report(key.stage, exc, job, attempt, rec.request_id, retryable=not final),
+        )
+        if final and planned:
+            rt.pipeline.advance(job, trigger=key.stage)
     except PipelineError:
         logger.exception("could not record the error", extra=log)
     metrics.add_metric(name="RecordsFailedTransient", unit=MetricUnit.Count, value=1)

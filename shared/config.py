@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
@@ -34,8 +34,13 @@ class StatusBackend(StrEnum):
     POSTGRES = "postgres"
 
 
+# An empty variable means "not set" (a copied .env.sample leaves optional ones empty).
 _MODEL_CONFIG = SettingsConfigDict(
-    env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    env_file=".env",
+    env_file_encoding="utf-8",
+    extra="ignore",
+    case_sensitive=False,
+    env_ignore_empty=True,
 )
 
 
@@ -83,8 +88,44 @@ class Settings(BaseSettings):
     supabase_timeout_s: float = Field(10.0, gt=0, le=120)
     database_url: SecretStr | None = None
 
+    # --- the pipeline (docs/plans.md) -------------------------------------------------------
+    pipeline_default_stages: str = "frame-extract"
+    pipeline_routes: dict[str, list[str]] = Field(default_factory=dict)
+    pipeline_queue_urls: dict[str, str] = Field(default_factory=dict)
+    pipeline_completion_topic_arn: str | None = None
+    max_receive_count: int = Field(5, ge=1, le=1000)
+
     # --- observability -----------------------------------------------------------------------
     debug: bool = False
+
+    @field_validator("pipeline_default_stages")
+    @classmethod
+    def _default_stages(cls, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        if not names:
+            raise ValueError("name at least one stage")
+        _check_stage_names(names)
+        return ",".join(names)
+
+    @field_validator("pipeline_routes")
+    @classmethod
+    def _routes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for platform, names in value.items():
+            if not names:
+                raise ValueError(f"route {platform!r} names no stage")
+            _check_stage_names(names)
+        return value
+
+    @field_validator("pipeline_queue_urls")
+    @classmethod
+    def _queues(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_stage_names(list(value))
+        return value
+
+    @property
+    def default_stages(self) -> list[str]:
+        """``PIPELINE_DEFAULT_STAGES`` as a list of stage names."""
+        return self.pipeline_default_stages.split(",")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -100,6 +141,14 @@ class Settings(BaseSettings):
         if self.status_backend == StatusBackend.POSTGRES and not self.database_url:
             raise ValueError("STATUS_BACKEND=postgres needs DATABASE_URL")
         return self
+
+
+def _check_stage_names(names: list[str]) -> None:
+    from shared.stages import STAGES
+
+    unknown = [n for n in names if n not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage {unknown[0]!r}; choose from {', '.join(STAGES)}")
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -8,6 +8,7 @@ Every class, with its ``retryable`` flag::
     │   │   └── InvalidIdentifierError
     │   ├── VideoMissingError
     │   ├── VideoTooLargeError
+    │   ├── VideoTooLongError
     │   └── CorruptVideoError
     ├── TransientError (retryable)
     │   ├── StorageUnavailableError
@@ -85,6 +86,11 @@ class VideoMissingError(PermanentError):
 
 class VideoTooLargeError(PermanentError):
     """The video is larger than ``MAX_VIDEO_BYTES``."""
+
+
+class VideoTooLongError(PermanentError):
+    """The video is longer than a paid stage accepts (``REKOGNITION_MAX_DURATION_S``,
+    ``GEMINI_MAX_DURATION_S``): refused before any paid call."""
 
 
 class CorruptVideoError(PermanentError):

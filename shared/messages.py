@@ -3,7 +3,9 @@
 A body is one of:
 
 1. a **direct job** ``{"shortcode": "Cx1", "platform": "instagram"}``, optionally with ``bucket``,
-   ``key`` and per-stage ``options`` (``{"frame-extract": {"detector": "adaptive"}}``);
+   ``key``, a plan's ``stages`` (``["frame-extract", "rekognition"]``) and per-stage ``options``
+   (``{"frame-extract": {"detector": "adaptive"}}``); a stage's hand-off to the next stages is a
+   direct job that also carries the upload's ``upload_id`` (docs/plans.md);
 2. an **S3 event notification** ``{"Records": [{"eventName": "ObjectCreated:Put", "s3": ...}]}``,
    as S3 sends it to SQS, or through SNS with raw message delivery (the same JSON). An SNS
    envelope (``{"Type": "Notification", "Message": "..."}``, raw delivery off) is unwrapped too.
@@ -36,6 +38,8 @@ VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "m4v", "mkv", "webm", "avi", "mpg", 
 CANONICAL_NAME = "video.mp4"
 MAX_KEY_BYTES = 1024  # S3's own limit on key length
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: An upload id: an S3 version id, an ETag (quotes stripped) or a sequencer.
+UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9._:+=-]{1,256}$")
 
 
 def validate_platform(value: str) -> str:
@@ -136,6 +140,9 @@ class VideoJob:
         source: ``"direct"`` for a direct job, ``"s3"`` for an S3 event notification.
         options: per-stage options from a direct job, validated later by the stage.
         size_bytes: object size from the S3 event, when known.
+        stages: the plan's stage names a direct job asked for (``None``: not given).
+        upload_id: which upload of the key this is: the S3 event's version id or ETag, or a
+            hand-off's ``upload_id``; ``None`` for a direct job, which reads the object's.
     """
 
     platform: str
@@ -145,6 +152,13 @@ class VideoJob:
     source: Literal["direct", "s3"]
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     size_bytes: int | None = None
+    stages: tuple[str, ...] | None = None
+    upload_id: str | None = None
+
+    @property
+    def is_handoff(self) -> bool:
+        """Whether this is a hand-off from the pipeline (it names its upload)."""
+        return self.source == "direct" and self.upload_id is not None
 
     @property
     def label(self) -> str:
@@ -160,6 +174,15 @@ class _DirectJob(BaseModel):
     bucket: str | None = None
     key: str | None = None
     options: dict[str, dict[str, Any]] = {}
+    stages: list[str] | None = None
+    upload_id: str | None = None
+
+    @field_validator("upload_id")
+    @classmethod
+    def _upload_id(cls, v: str | None) -> str | None:
+        if v is not None and not UPLOAD_ID_RE.fullmatch(v):
+            raise InvalidIdentifierError(f"invalid upload_id {v!r}")
+        return v
 
     @field_validator("shortcode")
     @classmethod
@@ -252,6 +275,8 @@ def _parse_direct(data: dict[str, Any], default_bucket: str) -> VideoJob:
         key=key,
         source="direct",
         options=msg.options,
+        stages=tuple(msg.stages) if msg.stages is not None else None,
+        upload_id=msg.upload_id,
     )
 
 
@@ -278,7 +303,8 @@ def _parse_s3_event(records: Any) -> list[VideoJob]:
             raise InvalidMessageError(f"Records[{i}] has a non-string bucket or key")
         key = unquote_plus(raw_key)
         platform, shortcode, _ = parse_video_key(key)
-        size = rec["s3"]["object"].get("size")
+        obj = rec["s3"]["object"]
+        size = obj.get("size")
         jobs.append(
             VideoJob(
                 platform=platform,
@@ -287,6 +313,20 @@ def _parse_s3_event(records: Any) -> list[VideoJob]:
                 key=key,
                 source="s3",
                 size_bytes=size if isinstance(size, int) else None,
+                upload_id=upload_id_of(obj),
             )
         )
     return jobs
+
+
+def upload_id_of(obj: dict[str, Any]) -> str | None:
+    """An upload's id from S3's object description (an event's ``s3.object`` or a
+    ``HeadObject`` answer): the version id when versioning is on, else the ETag without quotes.
+    """
+    for name in ("versionId", "VersionId", "eTag", "ETag"):
+        value = obj.get(name)
+        if isinstance(value, str) and value.strip('"') and value != "null":
+            cleaned = value.strip('"')
+            if UPLOAD_ID_RE.fullmatch(cleaned):
+                return cleaned
+    return None

@@ -44,8 +44,11 @@ class StageSpec:
         folder: the output folder under ``{platform}/{shortcode}/`` in the results bucket.
         settings: the stage's settings class as ``module:Class`` (a pydantic-settings class).
         function: the function's logical id in ``template.yaml``.
-        depends_on: stages whose outputs this one reads when they are planned too.
-        paid: whether the stage calls a paid API (Rekognition, Gemini).
+        depends_on: stages this one runs after when they are in the plan too (it reads their
+            outputs when they exist).
+        requires: stages this one cannot run without: planning it plans them too.
+        paid: whether the stage calls a paid API (Rekognition, Gemini); such stages run only
+            when a plan names them (docs/plans.md).
     """
 
     stage: Stage
@@ -54,6 +57,7 @@ class StageSpec:
     settings: str
     function: str
     depends_on: tuple[Stage, ...] = ()
+    requires: tuple[Stage, ...] = ()
     paid: bool = False
 
     def load_handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -117,6 +121,13 @@ STAGES: dict[Stage, StageSpec] = {
 }
 
 
+#: The pipeline's entry function: S3 events arrive at its queue; it records each upload's plan
+#: and sends the first stages their messages (docs/plans.md). Not a stage: it has no status row.
+ENTRY_HANDLER = "functions.pipeline.handler.lambda_handler"
+ENTRY_FUNCTION = "PipelineFunction"
+ENTRY_NAME = "pipeline"
+
+
 def spec(stage: Stage | str) -> StageSpec:
     """The declaration of ``stage`` (a :class:`Stage` or its name).
 
@@ -151,7 +162,10 @@ def check_imports() -> list[str]:
         if not callable(s.load_handler()):
             raise TypeError(f"{s.handler} is not callable")
         s.settings_class()
-    return [s.handler for s in STAGES.values()]
+    module, _, attr = ENTRY_HANDLER.rpartition(".")
+    if not callable(getattr(importlib.import_module(module), attr)):
+        raise TypeError(f"{ENTRY_HANDLER} is not callable")
+    return [ENTRY_HANDLER, *(s.handler for s in STAGES.values())]
 
 
 if __name__ == "__main__":  # pragma: no cover - the Dockerfile's build check

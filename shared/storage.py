@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,12 +48,14 @@ _CONFIG_CODES = {"NoSuchBucket", "InvalidBucketName", "AllAccessDisabled"}
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """What ``HeadObject`` says about an object: size in bytes, ETag, content type."""
+    """What ``HeadObject`` says about an object: size in bytes, ETag, content type, version id
+    and user metadata (keys lower-case, without ``x-amz-meta-``)."""
 
     size: int
     etag: str
     content_type: str | None
     version_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def translate_error(exc: Exception, what: str) -> Exception:
@@ -153,6 +155,7 @@ class S3Storage:
             etag=str(resp.get("ETag", "")),
             content_type=resp.get("ContentType"),
             version_id=resp.get("VersionId"),
+            metadata={str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()},
         )
 
     def exists(self, bucket: str, key: str) -> bool:

@@ -4,9 +4,11 @@ handlers.
 :class:`LocalStack` starts moto's ``ThreadedMotoServer`` on a free loopback port and builds what
 ``template.yaml`` deploys, read from the template itself (:mod:`vidpipe.template`): the videos and
 results buckets, the SNS topic the bucket's ``ObjectCreated`` events go to (one notification per
-suffix the template lists), and per SQS-triggered function a queue subscribed to the topic (raw
-delivery as the template says), with a DLQ and the template's ``maxReceiveCount``. The status
-store is SQLite. A :class:`~vidpipe.poller.SqsPoller` then invokes the real handler as Lambda would.
+suffix the template lists), the pipeline's entry queue and one queue per stage asked for, each
+with a DLQ and the template's ``maxReceiveCount`` (only the queues the template subscribes to the
+topic are subscribed: the entry's), and the plan-finished topic with a queue subscribed to it so
+the completion events can be read back. The status store is SQLite.
+:class:`~vidpipe.poller.SqsPoller` instances then invoke the real handlers as Lambda would.
 
 Differences from AWS, on purpose: the visibility timeout is short (``visibility_timeout_s``) so a
 retried record comes back in seconds, not the template's 6 x function timeout; credentials are
@@ -29,15 +31,17 @@ from typing import Any
 from shared import aws
 from shared.batch import get_runtime
 from shared.config import get_settings
-from shared.status import Stage
+from shared.stages import ENTRY_NAME, Stage
 from vidpipe.template import StageQueue, stage_queues, video_suffixes
 
 REGION = "us-east-1"
 TOPIC_NAME = "vidpipe-video-events"
+FINISHED_TOPIC_NAME = "vidpipe-plan-finished"
+FINISHED_QUEUE_NAME = "vidpipe-plan-finished-events"
 
 
-def queue_name(stage: Stage) -> str:
-    """Queue name of a stage (``vidpipe-frame-extract``); its DLQ adds ``-dlq``."""
+def queue_name(stage: Stage | str) -> str:
+    """Queue name of a stage or the entry (``vidpipe-frame-extract``); its DLQ adds ``-dlq``."""
     return f"vidpipe-{stage}"
 
 
@@ -59,9 +63,11 @@ class LocalStack:
     frames_bucket: str = "vidpipe-local-frames"
     visibility_timeout_s: int = 5
     endpoint: str = ""
-    queue_urls: dict[Stage, str] = field(default_factory=dict)
-    dlq_urls: dict[Stage, str] = field(default_factory=dict)
-    deployed: dict[Stage, StageQueue] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    dlq_urls: dict[str, str] = field(default_factory=dict)
+    deployed: dict[str, StageQueue] = field(default_factory=dict)
+    finished_topic_arn: str = ""
+    finished_queue_url: str = ""
     _server: Any = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
@@ -80,6 +86,10 @@ class LocalStack:
             "TMP_DIR": str(self.state_dir / "tmp"),
             # moto has DetectLabels (canned) but no DetectFaces/RecognizeCelebrities
             "REKOGNITION_EMULATED": "true",
+            "PIPELINE_QUEUE_URLS": json.dumps(
+                {k: v for k, v in self.queue_urls.items() if k != ENTRY_NAME}
+            ),
+            "PIPELINE_COMPLETION_TOPIC_ARN": self.finished_topic_arn,
         }
 
     def start(self) -> LocalStack:
@@ -99,12 +109,16 @@ class LocalStack:
         urllib.request.urlopen(
             urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10
         ).close()
+        self._set_env()
+        self._create_resources()
+        self._set_env()  # again, now with the queue URLs and the topic ARN
+        return self
+
+    def _set_env(self) -> None:
         for k, v in self.env().items():
-            self._saved_env[k] = os.environ.get(k)
+            self._saved_env.setdefault(k, os.environ.get(k))
             os.environ[k] = v
         self._reset_caches()
-        self._create_resources()
-        return self
 
     def stop(self) -> None:
         """Stop moto and restore the environment."""
@@ -134,37 +148,40 @@ class LocalStack:
         for bucket in {self.videos_bucket, self.frames_bucket}:
             s3.create_bucket(Bucket=bucket)
         topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
-        by_stage = {Stage(q.stage): q for q in stage_queues()}
-        for stage in self.stages:
-            if stage not in by_stage:
-                raise ValueError(f"template.yaml deploys no SQS-triggered function for {stage}")
-            deployed = self.deployed[stage] = by_stage[stage]
-            dlq_url = sqs.create_queue(QueueName=f"{queue_name(stage)}-dlq")["QueueUrl"]
-            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
+        self.finished_topic_arn = sns.create_topic(Name=FINISHED_TOPIC_NAME)["TopicArn"]
+        self.finished_queue_url = sqs.create_queue(QueueName=FINISHED_QUEUE_NAME)["QueueUrl"]
+        sns.subscribe(
+            TopicArn=self.finished_topic_arn,
+            Protocol="sqs",
+            Endpoint=self._arn(self.finished_queue_url),
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        by_stage = {q.stage: q for q in stage_queues()}
+        for name in (ENTRY_NAME, *(str(s) for s in self.stages)):
+            if name not in by_stage:
+                raise ValueError(f"template.yaml deploys no SQS-triggered function for {name}")
+            deployed = self.deployed[name] = by_stage[name]
+            dlq_url = sqs.create_queue(QueueName=f"{queue_name(name)}-dlq")["QueueUrl"]
             url = sqs.create_queue(
-                QueueName=queue_name(stage),
+                QueueName=queue_name(name),
                 Attributes={
                     "VisibilityTimeout": str(self.visibility_timeout_s),
                     "RedrivePolicy": json.dumps(
                         {
-                            "deadLetterTargetArn": dlq_arn,
+                            "deadLetterTargetArn": self._arn(dlq_url),
                             "maxReceiveCount": deployed.max_receive_count,
                         }
                     ),
                 },
             )["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            sns.subscribe(
-                TopicArn=topic_arn,
-                Protocol="sqs",
-                Endpoint=arn,
-                Attributes={"RawMessageDelivery": str(deployed.raw_delivery).lower()},
-            )
-            self.queue_urls[stage], self.dlq_urls[stage] = url, dlq_url
+            if deployed.subscribed:
+                sns.subscribe(
+                    TopicArn=topic_arn,
+                    Protocol="sqs",
+                    Endpoint=self._arn(url),
+                    Attributes={"RawMessageDelivery": str(deployed.raw_delivery).lower()},
+                )
+            self.queue_urls[name], self.dlq_urls[name] = url, dlq_url
         s3.put_bucket_notification_configuration(
             Bucket=self.videos_bucket,
             NotificationConfiguration={
@@ -179,6 +196,26 @@ class LocalStack:
                 ]
             },
         )
+
+    def _arn(self, url: str) -> str:
+        attrs = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attrs["Attributes"]["QueueArn"])
+
+    def finished_events(self) -> list[dict[str, Any]]:
+        """The completion events published so far (read and deleted from their queue)."""
+        sqs = self.client("sqs")
+        events: list[dict[str, Any]] = []
+        while True:
+            got = sqs.receive_message(
+                QueueUrl=self.finished_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not got:
+                return events
+            for m in got:
+                events.append(json.loads(m["Body"]))
+                sqs.delete_message(
+                    QueueUrl=self.finished_queue_url, ReceiptHandle=m["ReceiptHandle"]
+                )
 
     def queue_depth(self, url: str) -> int:
         """Visible plus in-flight messages in a queue."""

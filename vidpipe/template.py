@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from shared.stages import stage_of_handler
+from shared.stages import ENTRY_HANDLER, ENTRY_NAME, stage_of_handler
 
 #: Where a checkout keeps the template, relative to this package.
 CHECKOUT_TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
@@ -106,7 +106,8 @@ class StageQueue:
     """One stage as the template deploys it.
 
     Attributes:
-        stage: the stage name the handler serves (``frame-extract``).
+        stage: the stage name the handler serves (``frame-extract``), or ``pipeline`` for the
+            pipeline's entry function.
         function: the function's logical id.
         handler: its ``ImageConfig.Command`` entrypoint.
         timeout_s: the function timeout in seconds.
@@ -118,6 +119,10 @@ class StageQueue:
         batch_size: the event source mapping's ``BatchSize``.
         report_batch_item_failures: whether ``ReportBatchItemFailures`` is on.
         raw_delivery: whether the SNS subscription uses raw message delivery.
+        subscribed: whether the queue is subscribed to the video events topic (only the entry
+            queue should be).
+        sends_to: logical ids of the queues the function may send messages to.
+        publishes_to: logical ids of the topics the function may publish to.
     """
 
     stage: str
@@ -132,6 +137,14 @@ class StageQueue:
     batch_size: int
     report_batch_item_failures: bool
     raw_delivery: bool
+    subscribed: bool = False
+    sends_to: tuple[str, ...] = ()
+    publishes_to: tuple[str, ...] = ()
+
+    @property
+    def is_entry(self) -> bool:
+        """Whether this is the pipeline's entry function rather than a stage."""
+        return self.stage == ENTRY_NAME
 
 
 def load_template(path: Path | None = None) -> dict[str, Any]:
@@ -153,6 +166,16 @@ def _logical_id(ref: Any) -> str:
     if isinstance(ref, dict) and "Ref" in ref:
         return str(ref["Ref"])
     raise ValueError(f"not a resource reference: {ref!r}")
+
+
+def _policy_targets(policies: list[Any], policy: str, field: str) -> tuple[str, ...]:
+    """Logical ids named by a SAM policy template (``{SQSSendMessagePolicy: {QueueName:
+    !GetAtt Q.QueueName}}`` -> ``Q``)."""
+    found = []
+    for p in policies:
+        if isinstance(p, dict) and policy in p:
+            found.append(_logical_id(p[policy][field]))
+    return tuple(found)
 
 
 def stage_queues(template: dict[str, Any] | None = None) -> list[StageQueue]:
@@ -178,9 +201,12 @@ def stage_queues(template: dict[str, Any] | None = None) -> list[StageQueue]:
             qprops = resources[queue]["Properties"]
             redrive = qprops["RedrivePolicy"]
             handler = props["ImageConfig"]["Command"][0]
+            policies = props.get("Policies", [])
             out.append(
                 StageQueue(
-                    stage=str(stage_of_handler(handler)),
+                    stage=ENTRY_NAME
+                    if handler == ENTRY_HANDLER
+                    else str(stage_of_handler(handler)),
                     function=name,
                     handler=handler,
                     timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
@@ -193,6 +219,9 @@ def stage_queues(template: dict[str, Any] | None = None) -> list[StageQueue]:
                     report_batch_item_failures="ReportBatchItemFailures"
                     in ev.get("FunctionResponseTypes", []),
                     raw_delivery=raw_by_queue.get(queue, False),
+                    subscribed=queue in raw_by_queue,
+                    sends_to=_policy_targets(policies, "SQSSendMessagePolicy", "QueueName"),
+                    publishes_to=_policy_targets(policies, "SNSPublishMessagePolicy", "TopicName"),
                 )
             )
     return out

@@ -12,6 +12,7 @@ from functions.physics.gemini import GeminiAnalyzer, GeminiResult, Prices, make_
 from functions.physics.gemini import observation_json as observation_doc
 from functions.physics.settings import PhysicsSettings
 from shared.batch import JobContext, JobOutcome
+from shared.errors import VideoTooLongError
 from shared.layout import VideoLayout, s3_uri
 from shared.messages import VideoJob
 from shared.observability import MetricUnit
@@ -60,16 +61,25 @@ def make_analyzer(
 
 
 def analyze_file(
-    analyzer: GeminiAnalyzer, path: Path, clip: str
+    analyzer: GeminiAnalyzer, path: Path, clip: str, *, max_duration_s: float | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], GeminiResult]:
     """``(physics.json, events.json, result)`` for one local video file.
 
+    Args:
+        max_duration_s: refuse longer videos (seconds) before any Gemini call; ``None``: no cap.
+
     Raises:
         CorruptVideoError: not a readable video.
+        VideoTooLongError: longer than ``max_duration_s``.
         GeminiUnavailableError, GeminiRejectedError, InvalidObservationError: from Gemini.
     """
     info = video_info(open_video(path))
     duration = info.frame_count / float(info.fps) if info.frame_count else 0.0
+    if max_duration_s is not None and duration > max_duration_s:
+        raise VideoTooLongError(
+            f"{Path(clip).name}: {duration:.1f} s is longer than GEMINI_MAX_DURATION_S "
+            f"({max_duration_s:g} s); no Gemini call was made"
+        )
     result = analyzer.analyze(path, clip=clip, duration_s=duration)
     events = derive_events(result.observation)
     return (
@@ -83,7 +93,7 @@ def physics_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     """Analyse one video; write ``physics/physics.json`` and ``physics/events.json``.
 
     Raises:
-        VideoMissingError, VideoTooLargeError, CorruptVideoError: permanent.
+        VideoMissingError, VideoTooLargeError, VideoTooLongError, CorruptVideoError: permanent.
         GeminiUnavailableError, StorageUnavailableError: transient.
         GeminiRejectedError, InvalidObservationError: permanent.
         ConfigurationError: no Gemini key.
@@ -91,10 +101,13 @@ def physics_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     settings, storage = ctx.settings, ctx.storage
     bucket = settings.s3_bucket_frames
     layout = VideoLayout(job.platform, job.shortcode)
-    analyzer = make_analyzer(ctx.settings_for(PhysicsSettings))
+    stage = ctx.settings_for(PhysicsSettings)
+    analyzer = make_analyzer(stage)
     ctx.deadline.check()
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
-        physics, events, result = analyze_file(analyzer, path, clip=job.key)
+        physics, events, result = analyze_file(
+            analyzer, path, clip=job.key, max_duration_s=stage.max_duration_s
+        )
     storage.put_json(bucket, layout.physics_observation, physics)
     storage.put_json(bucket, layout.physics_events, events)
     ctx.add_metric("GeminiTokens", MetricUnit.Count, sum(result.usage.values()))

@@ -21,6 +21,8 @@ class PhysicsSettings(StageSettings):
         cache_ttl_s: the context cache's lifetime, seconds.
         retries: the client's attempts per request.
         timeout_s: one request's time-out, seconds.
+        max_duration_s: longer videos are refused before any Gemini call (a permanent error),
+            seconds.
         price_input_per_mtok, price_output_per_mtok, price_cached_per_mtok: USD per million
             tokens (the Gemini 3 Flash Preview list price, paid tier; check your model's).
     """
@@ -37,6 +39,7 @@ class PhysicsSettings(StageSettings):
     cache_ttl_s: int = Field(600, ge=60)
     retries: int = Field(3, ge=1, le=10)
     timeout_s: float = Field(300.0, gt=0)
+    max_duration_s: float = Field(180.0, gt=0)
     price_input_per_mtok: float = Field(0.50, ge=0)
     price_output_per_mtok: float = Field(3.00, ge=0)
     price_cached_per_mtok: float = Field(0.05, ge=0)

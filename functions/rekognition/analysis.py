@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.rekognition.frames import Pick, Window
+from shared.errors import VideoTooLongError
 from shared.manifest import FrameManifest
 from shared.rekognition import OPERATIONS, Rekognition
 
@@ -292,12 +293,17 @@ def analyze_video(
     check_deadline: Callable[[], None] | None = None,
     on_frame: Callable[[], None] | None = None,
     on_picks: Callable[[int], None] | None = None,
+    max_duration_s: float | None = None,
 ) -> dict[str, Any]:
     """Pick frames (manifest scenes when given, else ``windows`` equal intervals), call
     Rekognition and aggregate. Returns the ``analysis.json`` document.
 
+    Args:
+        max_duration_s: refuse longer videos (seconds) before any call; ``None``: no cap.
+
     Raises:
         CorruptVideoError: not a readable video.
+        VideoTooLongError: longer than ``max_duration_s``.
         RekognitionUnavailableError, ConfigurationError, RekognitionImageError: from the calls.
         OutOfTimeError: from ``check_deadline``.
     """
@@ -313,6 +319,11 @@ def analyze_video(
 
     started = time.perf_counter()
     duration, fps, count = video_facts(path)
+    if max_duration_s is not None and duration > max_duration_s:
+        raise VideoTooLongError(
+            f"{shortcode}: {duration:.1f} s is longer than REKOGNITION_MAX_DURATION_S "
+            f"({max_duration_s:g} s); no Rekognition call was made"
+        )
     if manifest is not None:
         picks, window_list = manifest_picks(
             manifest, max_frames=max_frames, long_scene_s=long_scene_s

@@ -39,6 +39,7 @@ def analyze_kwargs(stage: RekognitionSettings) -> dict[str, Any]:
         "always_faces": stage.always_faces,
         "concurrency": stage.concurrency,
         "price_per_image_usd": stage.price_per_image_usd,
+        "max_duration_s": stage.max_duration_s,
     }
 
 
@@ -48,7 +49,7 @@ def rekognition_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     Uses frame-extract's ``frames/manifest.json`` for the scenes when it exists.
 
     Raises:
-        VideoMissingError, VideoTooLargeError, CorruptVideoError: permanent.
+        VideoMissingError, VideoTooLargeError, VideoTooLongError, CorruptVideoError: permanent.
         RekognitionUnavailableError, StorageUnavailableError: transient.
         ConfigurationError: no credentials or access to Rekognition (retried, then DLQ).
         OutOfTimeError: the deadline came between frames.

@@ -24,6 +24,8 @@ class RekognitionSettings(StageSettings):
         price_per_image_usd: USD per image per API, Rekognition Image's first pricing tier
             (aws.amazon.com/rekognition/pricing, us-east-1).
         emulated: answer locally instead of calling AWS (local mode: moto has no DetectFaces).
+        max_duration_s: longer videos are refused before any Rekognition call (a permanent
+            error), seconds.
     """
 
     model_config = StageSettings.model_config | {"env_prefix": "REKOGNITION_"}
@@ -39,3 +41,4 @@ class RekognitionSettings(StageSettings):
     retries: int = Field(8, ge=0, le=20)
     price_per_image_usd: float = Field(0.001, ge=0)
     emulated: bool = False
+    max_duration_s: float = Field(1800.0, gt=0)

@@ -11,6 +11,12 @@ Supabase adapter (production). All of them follow one claim protocol:
 * ``fail`` records an error row and sets the stage ``failed`` (permanent) or back to ``pending``
   (retryable), clearing the lease.
 * ``release`` gives the lease back without counting an error (the out-of-time path).
+* ``skip`` ends a stage that will not run because a stage it needs failed (``skipped``).
+
+Per upload, a **plan** (docs/plans.md): ``start_plan`` records which stages an upload runs,
+atomically and once per upload (a new ETag or version at the same key replaces the plan and
+resets the video's stage rows); ``finish_plan`` moves it from ``running`` to its final state
+exactly once; ``mark_notified`` records that the completion event went out.
 """
 
 from __future__ import annotations
@@ -27,22 +33,73 @@ __all__ = [
     "ClaimOutcome",
     "ErrorReport",
     "ErrorRow",
+    "PlanStart",
+    "PlanState",
     "Stage",
     "StageKey",
     "StageState",
     "StageStatus",
     "StatusStore",
+    "VideoPlan",
     "VideoRow",
 ]
 
 
 class StageStatus(StrEnum):
-    """Per-stage state machine: pending -> processing -> succeeded | failed (| pending)."""
+    """Per-stage state machine: pending -> processing -> succeeded | failed (| pending), or
+    pending -> skipped when a stage it needs failed."""
 
     PENDING = "pending"
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def final(self) -> bool:
+        """Whether the stage will not change again for this upload."""
+        return self in (StageStatus.SUCCEEDED, StageStatus.FAILED, StageStatus.SKIPPED)
+
+
+class PlanState(StrEnum):
+    """An upload's overall state: ``running`` until every planned stage is final, then
+    ``succeeded`` (all succeeded), ``failed`` (none succeeded) or ``partial`` (some did)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PARTIAL = "partial"
+
+
+class PlanStart(StrEnum):
+    """What :meth:`StatusStore.start_plan` found."""
+
+    CREATED = "created"
+    EXISTING = "existing"
+    REPLACED = "replaced"
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """One upload's plan and overall state. Times are timezone-aware UTC.
+
+    Attributes:
+        upload_id: the object's version id or ETag (docs/plans.md).
+        stages: the planned stage names, in the order they were planned.
+        options: per-stage options, ``{stage: {...}}``.
+        state: the overall state.
+        notified: whether the completion event was published.
+    """
+
+    platform: str
+    shortcode: str
+    upload_id: str
+    stages: tuple[str, ...]
+    options: dict[str, dict[str, Any]]
+    state: PlanState
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    notified: bool = False
 
 
 class ClaimOutcome(StrEnum):
@@ -111,9 +168,10 @@ class Claim:
 
 @dataclass(frozen=True)
 class ErrorReport:
-    """One ``extraction_errors`` row. Identifiers are ``None`` when the body was unreadable."""
+    """One ``extraction_errors`` row. Identifiers are ``None`` when the body was unreadable;
+    ``stage`` is ``"pipeline"`` for the pipeline's entry."""
 
-    stage: Stage
+    stage: Stage | str
     error_class: str
     message: str
     retryable: bool
@@ -177,3 +235,29 @@ class StatusStore(Protocol):
 
     def errors(self, platform: str | None = None, shortcode: str | None = None) -> list[ErrorRow]:
         """Error rows, oldest first, optionally for one video."""
+
+    def skip(self, key: StageKey, reason: str) -> bool:
+        """Mark a stage that has not run ``skipped`` with ``reason``; ``False`` (and no change)
+        when it is processing under a live lease or already final."""
+
+    def start_plan(
+        self,
+        platform: str,
+        shortcode: str,
+        upload_id: str,
+        stages: list[str],
+        options: dict[str, dict[str, Any]],
+    ) -> tuple[PlanStart, VideoPlan]:
+        """Record the plan of one upload, atomically. The same ``upload_id`` again returns the
+        stored plan unchanged (``EXISTING``); another ``upload_id`` replaces the plan, deletes the
+        video's stage rows and resets ``videos.is_extracted``/``frame_count`` (``REPLACED``)."""
+
+    def get_plan(self, platform: str, shortcode: str) -> VideoPlan | None:
+        """The video's current plan, or ``None``."""
+
+    def finish_plan(self, platform: str, shortcode: str, upload_id: str, state: PlanState) -> bool:
+        """Move the plan of ``upload_id`` from ``running`` to ``state``; ``True`` only for the
+        one caller that did."""
+
+    def mark_notified(self, platform: str, shortcode: str, upload_id: str) -> None:
+        """Record that the completion event of ``upload_id`` was published."""

@@ -15,8 +15,11 @@ from shared.status import (
     Claim,
     ErrorReport,
     ErrorRow,
+    PlanStart,
+    PlanState,
     StageKey,
     StageState,
+    VideoPlan,
     VideoRow,
     rows,
 )
@@ -187,3 +190,45 @@ class PostgresStatusStore:
         if platform is not None and shortcode is not None:
             sql, args = sql + " where platform = %s and shortcode = %s", (platform, shortcode)
         return [rows.error(r) for r in self._query("errors", sql + " order by id", args)]
+
+    def skip(self, key: StageKey, reason: str) -> bool:
+        r = self._call(
+            "vidpipe_skip_stage",
+            "%s, %s, %s, %s",
+            (key.platform, key.shortcode, str(key.stage), reason),
+        )
+        return bool(r["skipped"])
+
+    def start_plan(
+        self,
+        platform: str,
+        shortcode: str,
+        upload_id: str,
+        stages: list[str],
+        options: dict[str, dict[str, Any]],
+    ) -> tuple[PlanStart, VideoPlan]:
+        from psycopg.types.json import Jsonb
+
+        r = self._call(
+            "vidpipe_start_plan",
+            "%s, %s, %s, %s, %s",
+            (platform, shortcode, upload_id, Jsonb(stages), Jsonb(options)),
+        )
+        return PlanStart(r["outcome"]), rows.plan(r["plan"])
+
+    def get_plan(self, platform: str, shortcode: str) -> VideoPlan | None:
+        found = self._query(
+            "get_plan",
+            "select * from public.video_plans where platform = %s and shortcode = %s",
+            (platform, shortcode),
+        )
+        return rows.plan(found[0]) if found else None
+
+    def finish_plan(self, platform: str, shortcode: str, upload_id: str, state: PlanState) -> bool:
+        r = self._call(
+            "vidpipe_finish_plan", "%s, %s, %s, %s", (platform, shortcode, upload_id, str(state))
+        )
+        return bool(r["finished"])
+
+    def mark_notified(self, platform: str, shortcode: str, upload_id: str) -> None:
+        self._call("vidpipe_mark_notified", "%s, %s, %s", (platform, shortcode, upload_id))

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.status import ErrorRow, Stage, StageState, StageStatus, VideoRow
+from shared.status import (
+    ErrorRow,
+    PlanState,
+    Stage,
+    StageState,
+    StageStatus,
+    VideoPlan,
+    VideoRow,
+)
 
 
 def timestamp(value: Any) -> datetime | None:
@@ -69,4 +77,23 @@ def error(row: Mapping[str, Any]) -> ErrorRow:
         attempt=row["attempt"],
         request_id=row["request_id"],
         created_at=created,
+    )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def plan(row: Mapping[str, Any]) -> VideoPlan:
+    """A ``video_plans`` row."""
+    return VideoPlan(
+        platform=row["platform"],
+        shortcode=row["shortcode"],
+        upload_id=row["upload_id"],
+        stages=tuple(_json(row["stages"]) or ()),
+        options=dict(_json(row["options"]) or {}),
+        state=PlanState(row["state"]),
+        created_at=timestamp(row["created_at"]),
+        finished_at=timestamp(row["finished_at"]),
+        notified=bool(row["notified"]),
     )

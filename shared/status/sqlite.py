@@ -21,30 +21,23 @@ from shared.status import (
     ClaimOutcome,
     ErrorReport,
     ErrorRow,
+    PlanStart,
+    PlanState,
     Stage,
     StageKey,
     StageState,
     StageStatus,
+    VideoPlan,
     VideoRow,
     rows,
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS videos (
-    platform      TEXT NOT NULL,
-    shortcode     TEXT NOT NULL,
-    is_downloaded INTEGER NOT NULL DEFAULT 0,
-    is_extracted  INTEGER NOT NULL DEFAULT 0,
-    frame_count   INTEGER,
-    updated_at    TEXT NOT NULL,
-    PRIMARY KEY (platform, shortcode)
-);
-CREATE TABLE IF NOT EXISTS video_stages (
+VIDEO_STAGES_COLUMNS = """(
     platform         TEXT NOT NULL,
     shortcode        TEXT NOT NULL,
     stage            TEXT NOT NULL,
     status           TEXT NOT NULL DEFAULT 'pending'
-                     CHECK (status IN ('pending', 'processing', 'succeeded', 'failed')),
+                     CHECK (status IN ('pending', 'processing', 'succeeded', 'failed', 'skipped')),
     attempts         INTEGER NOT NULL DEFAULT 0,
     worker_id        TEXT,
     lease_expires_at TEXT,
@@ -55,7 +48,19 @@ CREATE TABLE IF NOT EXISTS video_stages (
     last_error       TEXT,
     updated_at       TEXT NOT NULL,
     PRIMARY KEY (platform, shortcode, stage)
+)"""
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS videos (
+    platform      TEXT NOT NULL,
+    shortcode     TEXT NOT NULL,
+    is_downloaded INTEGER NOT NULL DEFAULT 0,
+    is_extracted  INTEGER NOT NULL DEFAULT 0,
+    frame_count   INTEGER,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (platform, shortcode)
 );
+CREATE TABLE IF NOT EXISTS video_stages {VIDEO_STAGES_COLUMNS};
 CREATE TABLE IF NOT EXISTS extraction_errors (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     platform    TEXT,
@@ -69,7 +74,46 @@ CREATE TABLE IF NOT EXISTS extraction_errors (
     created_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS extraction_errors_video ON extraction_errors (platform, shortcode);
+CREATE TABLE IF NOT EXISTS video_plans (
+    platform    TEXT NOT NULL,
+    shortcode   TEXT NOT NULL,
+    upload_id   TEXT NOT NULL,
+    stages      TEXT NOT NULL,
+    options     TEXT NOT NULL DEFAULT '{{}}',
+    state       TEXT NOT NULL DEFAULT 'running'
+                CHECK (state IN ('running', 'succeeded', 'failed', 'partial')),
+    notified    INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL,
+    finished_at TEXT,
+    PRIMARY KEY (platform, shortcode)
+);
 """
+
+#: ``PRAGMA user_version`` of :data:`SCHEMA`. Version 1 files (no ``skipped`` status) are
+#: migrated by :func:`_migrate`.
+SCHEMA_VERSION = 2
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """Bring an older database file to :data:`SCHEMA_VERSION` (idempotent)."""
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    if version >= SCHEMA_VERSION:
+        return
+    ddl = con.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'video_stages'"
+    ).fetchone()
+    if ddl is not None and "'skipped'" not in ddl[0]:
+        # SQLite cannot alter a CHECK constraint: rebuild the table with the new one.
+        con.executescript(
+            "BEGIN IMMEDIATE;"
+            " ALTER TABLE video_stages RENAME TO video_stages_v1;"
+            f" CREATE TABLE video_stages {VIDEO_STAGES_COLUMNS};"
+            " INSERT INTO video_stages SELECT * FROM video_stages_v1;"
+            " DROP TABLE video_stages_v1;"
+            " COMMIT;"
+        )
+    con.executescript(SCHEMA)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 class SqliteStatusStore:
@@ -95,6 +139,7 @@ class SqliteStatusStore:
             try:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(SCHEMA)
+                _migrate(con)
             finally:
                 con.close()
         except (OSError, sqlite3.Error) as exc:
@@ -307,3 +352,103 @@ class SqliteStatusStore:
         with self._tx() as con:
             result = con.execute(sql + " ORDER BY id", args).fetchall()
         return [rows.error(r) for r in result]
+
+    # ---- plans -------------------------------------------------------------------------------
+    def skip(self, key: StageKey, reason: str) -> bool:
+        now = self._now()
+        with self._tx() as con:
+            row = con.execute(
+                "SELECT status, lease_expires_at FROM video_stages"
+                " WHERE platform = ? AND shortcode = ? AND stage = ?",
+                (key.platform, key.shortcode, str(key.stage)),
+            ).fetchone()
+            if row is not None:
+                lease = rows.timestamp(row["lease_expires_at"])
+                live = row["status"] == StageStatus.PROCESSING and lease is not None and lease > now
+                if live or StageStatus(row["status"]).final:
+                    return False
+            con.execute(
+                """INSERT INTO video_stages (platform, shortcode, stage, status, finished_at,
+                       last_error, updated_at)
+                   VALUES (?, ?, ?, 'skipped', ?, ?, ?)
+                   ON CONFLICT (platform, shortcode, stage) DO UPDATE SET
+                       status = 'skipped', worker_id = NULL, lease_expires_at = NULL,
+                       finished_at = excluded.finished_at, last_error = excluded.last_error,
+                       updated_at = excluded.updated_at""",
+                (
+                    key.platform,
+                    key.shortcode,
+                    str(key.stage),
+                    now.isoformat(),
+                    reason,
+                    now.isoformat(),
+                ),
+            )
+        return True
+
+    def start_plan(
+        self,
+        platform: str,
+        shortcode: str,
+        upload_id: str,
+        stages: list[str],
+        options: dict[str, dict[str, Any]],
+    ) -> tuple[PlanStart, VideoPlan]:
+        now = self._now().isoformat()
+        with self._tx() as con:
+            row = con.execute(
+                "SELECT * FROM video_plans WHERE platform = ? AND shortcode = ?",
+                (platform, shortcode),
+            ).fetchone()
+            if row is not None and row["upload_id"] == upload_id:
+                return PlanStart.EXISTING, rows.plan(row)
+            if row is not None:
+                con.execute(
+                    "DELETE FROM video_stages WHERE platform = ? AND shortcode = ?",
+                    (platform, shortcode),
+                )
+                con.execute(
+                    """UPDATE videos SET is_extracted = 0, frame_count = NULL, updated_at = ?
+                       WHERE platform = ? AND shortcode = ?""",
+                    (now, platform, shortcode),
+                )
+            con.execute(
+                """INSERT INTO video_plans (platform, shortcode, upload_id, stages, options, state,
+                       notified, created_at, finished_at)
+                   VALUES (?, ?, ?, ?, ?, 'running', 0, ?, NULL)
+                   ON CONFLICT (platform, shortcode) DO UPDATE SET
+                       upload_id = excluded.upload_id, stages = excluded.stages,
+                       options = excluded.options, state = 'running', notified = 0,
+                       created_at = excluded.created_at, finished_at = NULL""",
+                (platform, shortcode, upload_id, json.dumps(stages), json.dumps(options), now),
+            )
+            stored = con.execute(
+                "SELECT * FROM video_plans WHERE platform = ? AND shortcode = ?",
+                (platform, shortcode),
+            ).fetchone()
+        return (PlanStart.CREATED if row is None else PlanStart.REPLACED), rows.plan(stored)
+
+    def get_plan(self, platform: str, shortcode: str) -> VideoPlan | None:
+        with self._tx() as con:
+            row = con.execute(
+                "SELECT * FROM video_plans WHERE platform = ? AND shortcode = ?",
+                (platform, shortcode),
+            ).fetchone()
+        return None if row is None else rows.plan(row)
+
+    def finish_plan(self, platform: str, shortcode: str, upload_id: str, state: PlanState) -> bool:
+        with self._tx() as con:
+            cur = con.execute(
+                """UPDATE video_plans SET state = ?, finished_at = ?
+                   WHERE platform = ? AND shortcode = ? AND upload_id = ? AND state = 'running'""",
+                (str(state), self._now().isoformat(), platform, shortcode, upload_id),
+            )
+            return cur.rowcount == 1
+
+    def mark_notified(self, platform: str, shortcode: str, upload_id: str) -> None:
+        with self._tx() as con:
+            con.execute(
+                """UPDATE video_plans SET notified = 1
+                   WHERE platform = ? AND shortcode = ? AND upload_id = ?""",
+                (platform, shortcode, upload_id),
+            )

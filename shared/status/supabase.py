@@ -22,8 +22,11 @@ from shared.status import (
     Claim,
     ErrorReport,
     ErrorRow,
+    PlanStart,
+    PlanState,
     StageKey,
     StageState,
+    VideoPlan,
     VideoRow,
     rows,
 )
@@ -199,3 +202,57 @@ class SupabaseStatusStore:
         )
         found = self._select("extraction_errors", **eq)
         return [rows.error(r) for r in sorted(found, key=lambda r: r["id"])]
+
+    def skip(self, key: StageKey, reason: str) -> bool:
+        r = self._rpc(
+            "vidpipe_skip_stage",
+            {
+                "p_platform": key.platform,
+                "p_shortcode": key.shortcode,
+                "p_stage": str(key.stage),
+                "p_reason": reason,
+            },
+        )
+        return bool(r["skipped"])
+
+    def start_plan(
+        self,
+        platform: str,
+        shortcode: str,
+        upload_id: str,
+        stages: list[str],
+        options: dict[str, dict[str, Any]],
+    ) -> tuple[PlanStart, VideoPlan]:
+        r = self._rpc(
+            "vidpipe_start_plan",
+            {
+                "p_platform": platform,
+                "p_shortcode": shortcode,
+                "p_upload_id": upload_id,
+                "p_stages": stages,
+                "p_options": options,
+            },
+        )
+        return PlanStart(r["outcome"]), rows.plan(r["plan"])
+
+    def get_plan(self, platform: str, shortcode: str) -> VideoPlan | None:
+        found = self._select("video_plans", platform=platform, shortcode=shortcode)
+        return rows.plan(found[0]) if found else None
+
+    def finish_plan(self, platform: str, shortcode: str, upload_id: str, state: PlanState) -> bool:
+        r = self._rpc(
+            "vidpipe_finish_plan",
+            {
+                "p_platform": platform,
+                "p_shortcode": shortcode,
+                "p_upload_id": upload_id,
+                "p_state": str(state),
+            },
+        )
+        return bool(r["finished"])
+
+    def mark_notified(self, platform: str, shortcode: str, upload_id: str) -> None:
+        self._rpc(
+            "vidpipe_mark_notified",
+            {"p_platform": platform, "p_shortcode": shortcode, "p_upload_id": upload_id},
+        )

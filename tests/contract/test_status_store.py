@@ -14,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from shared.status import ClaimOutcome, ErrorReport, Stage, StageKey, StageStatus, StatusStore
+from shared.status import (
+    ClaimOutcome,
+    ErrorReport,
+    PlanStart,
+    PlanState,
+    Stage,
+    StageKey,
+    StageStatus,
+    StatusStore,
+)
 from shared.status.sqlite import SqliteStatusStore
 from tests.support.helpers import supabase_store
 
@@ -215,3 +224,83 @@ def test_stages_are_listed_in_stage_order(store):
         "rekognition",
     ]
     assert store.stages("instagram", "nobody") == []
+
+
+# ------------------------------------------------------------------------------ plans
+def test_a_plan_is_recorded_once_per_upload(store):
+    outcome, plan = store.start_plan(
+        "instagram", "Cx1", "etag-1", ["frame-extract", "rekognition"], {"rekognition": {}}
+    )
+    assert outcome == PlanStart.CREATED
+    assert (plan.upload_id, plan.stages, plan.state) == (
+        "etag-1",
+        ("frame-extract", "rekognition"),
+        PlanState.RUNNING,
+    )
+    # the same upload delivered again: the stored plan, unchanged
+    again, same = store.start_plan("instagram", "Cx1", "etag-1", ["landmarks"], {})
+    assert again == PlanStart.EXISTING
+    assert same.stages == ("frame-extract", "rekognition")
+    assert store.get_plan("instagram", "Cx1") == same
+    assert store.get_plan("instagram", "nope") is None
+
+
+def test_a_new_upload_replaces_the_plan_and_resets_the_stages(store):
+    store.start_plan("instagram", "Cx1", "etag-1", ["frame-extract"], {})
+    store.claim(KEY, "w1", 60)
+    store.complete(KEY, "w1", output_prefix="s3://b/p/", metrics={}, frame_count=6)
+    assert store.get_video("instagram", "Cx1").is_extracted
+    assert store.finish_plan("instagram", "Cx1", "etag-1", PlanState.SUCCEEDED)
+    outcome, plan = store.start_plan("instagram", "Cx1", "etag-2", ["frame-extract"], {})
+    assert outcome == PlanStart.REPLACED
+    assert (plan.upload_id, plan.state, plan.notified) == ("etag-2", PlanState.RUNNING, False)
+    assert store.stages("instagram", "Cx1") == []
+    video = store.get_video("instagram", "Cx1")
+    assert (video.is_extracted, video.frame_count) == (False, None)
+    # and the stage runs again for the new upload
+    assert store.claim(KEY, "w2", 60).outcome == ClaimOutcome.CLAIMED
+
+
+def test_a_plan_finishes_exactly_once(make_store):
+    first = make_store()
+    first.start_plan("instagram", "Cx1", "etag-1", ["frame-extract"], {})
+    stores = [make_store() for _ in range(4)]
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def finish(s):
+        won = s.finish_plan("instagram", "Cx1", "etag-1", PlanState.PARTIAL)
+        with lock:
+            results.append(won)
+
+    threads = [threading.Thread(target=finish, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+    plan = first.get_plan("instagram", "Cx1")
+    assert plan.state == PlanState.PARTIAL and plan.finished_at is not None
+    # another upload's id never finishes this plan
+    assert not first.finish_plan("instagram", "Cx1", "etag-0", PlanState.FAILED)
+    assert not plan.notified
+    first.mark_notified("instagram", "Cx1", "etag-1")
+    assert first.get_plan("instagram", "Cx1").notified
+
+
+def test_skip_ends_only_a_stage_that_has_not_run(store):
+    rek = StageKey("instagram", "Cx1", Stage.REKOGNITION)
+    assert store.skip(rek, "skipped: frame-extract failed")
+    [row] = store.stages("instagram", "Cx1")
+    assert (row.status, row.last_error) == (StageStatus.SKIPPED, "skipped: frame-extract failed")
+    assert row.status.final
+    assert not store.skip(rek, "again")  # final already
+    # a stage processing under a live lease is not skipped, nor a succeeded one
+    assert store.claim(KEY, "w1", 60).outcome == ClaimOutcome.CLAIMED
+    assert not store.skip(KEY, "no")
+    store.complete(KEY, "w1", output_prefix="s3://b/p/", metrics={})
+    assert not store.skip(KEY, "no")
+    assert {r.stage: r.status for r in store.stages("instagram", "Cx1")} == {
+        Stage.FRAME_EXTRACT: StageStatus.SUCCEEDED,
+        Stage.REKOGNITION: StageStatus.SKIPPED,
+    }

@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 SERVICE_KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2VydmljZQ"
 ANON_KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.YW5vbg"
 URL = "https://vidpipe-test.supabase.co"
-TABLES = {"videos", "video_stages", "extraction_errors"}
+TABLES = {"videos", "video_stages", "extraction_errors", "video_plans"}
 
 
 def _json_default(value: Any) -> Any:

@@ -24,8 +24,24 @@ def rt(plain_settings) -> Runtime:
     )
 
 
-def bodies(n: int) -> list[dict[str, str]]:
-    return [{"shortcode": f"v{i}", "platform": "p"} for i in range(n)]
+def handoffs(rt: Runtime, names: list[str]) -> list[dict[str, str]]:
+    """Hand-off bodies for frame-extract, each for a planned upload (as the entry leaves them)."""
+    for name in names:
+        rt.status.start_plan("p", name, "etag-1", ["frame-extract"], {})
+    return [
+        {
+            "shortcode": name,
+            "platform": "p",
+            "bucket": "vidpipe-test",
+            "key": f"p/{name}/video.mp4",
+            "upload_id": "etag-1",
+        }
+        for name in names
+    ]
+
+
+def bodies(rt: Runtime, n: int) -> list[dict[str, str]]:
+    return handoffs(rt, [f"v{i}" for i in range(n)])
 
 
 def test_records_run_concurrently_up_to_the_limit(rt):
@@ -47,7 +63,7 @@ def test_records_run_concurrently_up_to_the_limit(rt):
         return JobOutcome(output_prefix="s3://x/")
 
     response = run_batch(
-        sqs_event(*bodies(4)), LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt
+        sqs_event(*bodies(rt, 4)), LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt
     )
     assert response == {"batchItemFailures": []}
     assert peak[0] == rt.settings.concurrency_limit == 2
@@ -57,7 +73,7 @@ def test_every_record_failing_returns_the_full_list_instead_of_raising(rt):
     def job(video, ctx):
         raise TransientError("S3 is down")
 
-    event = sqs_event(*bodies(3))
+    event = sqs_event(*bodies(rt, 3))
     response = run_batch(event, LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt)
     assert failures(response) == {r["messageId"] for r in event["Records"]}
     assert len(rt.status.errors()) == 3
@@ -67,7 +83,7 @@ def test_an_unexpected_exception_is_retried_not_acknowledged(rt):
     def job(video, ctx):
         raise KeyError("bug")
 
-    event = sqs_event(*bodies(1))
+    event = sqs_event(*bodies(rt, 1))
     response = run_batch(event, LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt)
     assert failures(response) == {event["Records"][0]["messageId"]}
     [err] = rt.status.errors()
@@ -76,7 +92,7 @@ def test_an_unexpected_exception_is_retried_not_acknowledged(rt):
 
 def test_processor_keeps_record_order(rt):
     proc = ConcurrentBatchProcessor(max_workers=3)
-    event = sqs_event(*bodies(6))
+    event = sqs_event(*bodies(rt, 6))
     with proc(event["Records"], lambda record: record.body):
         results = proc.process()
     assert [r[1] for r in results] == [r["body"] for r in event["Records"]]
@@ -93,7 +109,7 @@ def test_metrics_do_not_pile_up_across_invocations_when_emf_is_off(rt, monkeypat
         return JobOutcome(output_prefix="s3://x/")
 
     for i in range(3):
-        event = sqs_event(*({"shortcode": f"run{i}-{k}", "platform": "p"} for k in range(2)))
+        event = sqs_event(*handoffs(rt, [f"run{i}-{k}" for k in range(2)]))
         run_batch(event, LocalContext(), stage=Stage.FRAME_EXTRACT, job=job, runtime=rt)
     assert metrics.metric_set["RecordsSucceeded"]["Value"] == [1.0, 1.0]
     assert metrics.dimension_set["stage"] == "frame-extract"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.messages import VIDEO_EXTENSIONS
-from shared.stages import STAGES
+from shared.stages import ENTRY_HANDLER, STAGES
 from vidpipe.template import load_template, stage_queues, video_suffixes
 
 T = load_template()
@@ -35,8 +35,48 @@ def test_queue_settings_lint_does_not_check(queue):
     assert queue.visibility_timeout_s >= 6 * queue.timeout_s
     assert queue.report_batch_item_failures
     assert queue.max_receive_count == 5
-    assert queue.raw_delivery
     assert RESOURCES[queue.dlq]["Type"] == "AWS::SQS::Queue"
+
+
+def test_uploads_reach_only_the_entry_queue():
+    # an unfiltered path from an upload to a stage (a paid one above all) fails here
+    subscriptions = [r["Properties"] for r in of_type("AWS::SNS::Subscription").values()]
+    from_uploads = [
+        p["Endpoint"]["Fn::GetAtt"][0]
+        for p in subscriptions
+        if p["TopicArn"] == {"Ref": "VideoEventsTopic"}
+    ]
+    entry = [q for q in stage_queues(T) if q.is_entry]
+    assert [q.queue for q in entry] == from_uploads == ["PipelineQueue"]
+    assert entry[0].raw_delivery and entry[0].handler == ENTRY_HANDLER
+    assert not any(q.subscribed for q in stage_queues(T) if not q.is_entry)
+
+
+def test_hand_off_grants_follow_the_registry():
+    # least privilege: a stage may send only to the queues of the stages that run after it;
+    # the entry may send to every stage's queue; all may publish only the completion event
+    queue_of = {q.stage: q.queue for q in stage_queues(T)}
+    for q in stage_queues(T):
+        if q.is_entry:
+            expected = {queue_of[str(s)] for s in STAGES}
+        else:
+            expected = {
+                queue_of[str(s.stage)]
+                for s in STAGES.values()
+                if q.stage in map(str, (*s.depends_on, *s.requires))
+            }
+        assert set(q.sends_to) == expected, q.stage
+        assert q.publishes_to == ("PlanFinishedTopic",), q.stage
+
+
+def test_functions_know_every_stage_queue_and_the_completion_topic():
+    env = T["Globals"]["Function"]["Environment"]["Variables"]
+    urls = env["PIPELINE_QUEUE_URLS"]["Fn::Sub"]
+    queue_of = {q.stage: q.queue for q in stage_queues(T)}
+    for stage in STAGES:
+        assert f'"{stage}": "${{{queue_of[str(stage)]}}}"' in urls
+    assert env["PIPELINE_COMPLETION_TOPIC_ARN"] == {"Ref": "PlanFinishedTopic"}
+    assert env["MAX_RECEIVE_COUNT"] == str(stage_queues(T)[0].max_receive_count)
 
 
 def test_every_queue_has_a_dlq_and_every_dlq_an_alarm():
@@ -61,7 +101,7 @@ def test_every_sqs_event_reports_batch_item_failures():
 
 
 def test_the_template_deploys_every_registered_stage_with_its_handler():
-    deployed = {q.stage: (q.function, q.handler) for q in stage_queues(T)}
+    deployed = {q.stage: (q.function, q.handler) for q in stage_queues(T) if not q.is_entry}
     assert deployed == {str(s.stage): (s.function, s.handler) for s in STAGES.values()}
 
 
@@ -86,11 +126,12 @@ def test_the_local_stack_is_built_from_the_template(tmp_path):
     from vidpipe.local import local_stack
 
     deployed = stage_queues(T)
-    with local_stack(tmp_path, stages=tuple(Stage(q.stage) for q in deployed)) as stack:
+    stages = tuple(Stage(q.stage) for q in deployed if not q.is_entry)
+    with local_stack(tmp_path, stages=stages) as stack:
         sqs, s3 = stack.client("sqs"), stack.client("s3")
         for q in deployed:
             attrs = sqs.get_queue_attributes(
-                QueueUrl=stack.queue_urls[Stage(q.stage)], AttributeNames=["RedrivePolicy"]
+                QueueUrl=stack.queue_urls[q.stage], AttributeNames=["RedrivePolicy"]
             )["Attributes"]
             assert f'"maxReceiveCount": {q.max_receive_count}' in attrs["RedrivePolicy"]
         notif = s3.get_bucket_notification_configuration(Bucket=stack.videos_bucket)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from contextlib import ExitStack
@@ -12,12 +13,14 @@ import typer
 from rich.console import Console
 
 from shared.errors import PermanentError, PipelineError
-from shared.stages import STAGES, spec
+from shared.stages import ENTRY_HANDLER, ENTRY_NAME, STAGES, spec
 
 out = Console()
 err = Console(stderr=True)
 
-StageArg = Annotated[str, typer.Argument(help=f"Stage: {', '.join(STAGES)}.")]
+StageArg = Annotated[
+    str, typer.Argument(help=f"Stage: {', '.join(STAGES)} (or {ENTRY_NAME}, the entry).")
+]
 StageConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -34,6 +37,9 @@ def load_handler(stage: str) -> Any:
     Raises:
         typer.BadParameter: unknown stage.
     """
+    if stage == ENTRY_NAME:
+        module, _, attr = ENTRY_HANDLER.rpartition(".")
+        return getattr(importlib.import_module(module), attr)
     try:
         return spec(stage).load_handler()
     except ValueError as exc:

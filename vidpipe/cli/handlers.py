@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.table import Table
 
 from shared.errors import PipelineError
@@ -127,17 +128,30 @@ def worker(
 
 
 def print_status(platform: str, shortcode: str) -> list[Any]:
-    """Print a video's stage rows (a table, then each stage's output prefix); return them."""
+    """Print a video's plan (when it has one), its stage rows (planned stages that have not
+    started show as ``waiting``) and each stage's output prefix; return the stage rows."""
     from shared.batch import get_runtime
 
-    states = get_runtime().status.stages(platform, shortcode)
-    table = Table(title=f"{platform}/{shortcode}")
+    rt = get_runtime()
+    states = rt.status.stages(platform, shortcode)
+    plan = rt.status.get_plan(platform, shortcode)
+    title = f"{platform}/{shortcode}"
+    if plan is not None:
+        title += f"  plan: {', '.join(plan.stages)}  state: {plan.state}"
+    table = Table(title=title)
     for col in ("stage", "status", "attempts", "finished (UTC)"):
         table.add_column(col, no_wrap=True)
     table.add_column("last error", overflow="fold")
-    for st in states:
+    by_stage = {str(st.stage): st for st in states}
+    names = list(plan.stages) if plan is not None else []
+    names += [n for n in by_stage if n not in names]
+    for name in names:
+        st = by_stage.get(name)
+        if st is None:
+            table.add_row(name, "waiting", "0", "", "")
+            continue
         table.add_row(
-            str(st.stage),
+            name,
             str(st.status),
             str(st.attempts),
             st.finished_at.strftime("%Y-%m-%d %H:%M:%S") if st.finished_at else "",
@@ -147,6 +161,13 @@ def print_status(platform: str, shortcode: str) -> list[Any]:
     for st in states:
         if st.output_prefix:
             out.print(f"{st.stage} output: {st.output_prefix}", highlight=False, soft_wrap=True)
+    if plan is not None:
+        out.print(
+            f"upload {plan.upload_id}: {plan.state}"
+            + (f" at {plan.finished_at:%Y-%m-%d %H:%M:%S} UTC" if plan.finished_at else "")
+            + (", completion event sent" if plan.notified else ""),
+            highlight=False,
+        )
     return states
 
 
@@ -155,7 +176,10 @@ def status(
     platform: Annotated[str, typer.Argument(help="Platform, e.g. instagram.")],
     shortcode: Annotated[str, typer.Argument(help="Shortcode, e.g. Cx1.")],
 ) -> None:
-    """Print a video's per-stage status from the configured status store."""
+    """Print a video's plan, overall state, per-stage status and output prefixes.
+
+    Exit code 1 when the status store knows nothing of the video.
+    """
     from shared.batch import get_runtime
     from shared.messages import validate_platform, validate_shortcode
 
@@ -164,6 +188,14 @@ def status(
         validate_shortcode(shortcode)
         rt = get_runtime()
         video = rt.status.get_video(platform, shortcode)
+        known = (
+            video is not None
+            or rt.status.get_plan(platform, shortcode) is not None
+            or bool(rt.status.stages(platform, shortcode))
+        )
+        if not known:
+            err.print(f"[red]error:[/red] no status for {platform}/{shortcode}")
+            raise typer.Exit(code=1)
         print_status(platform, shortcode)
     except PipelineError as exc:
         raise fail(exc) from exc
@@ -172,3 +204,91 @@ def status(
             f"videos: is_downloaded={video.is_downloaded} is_extracted={video.is_extracted} "
             f"frame_count={video.frame_count}"
         )
+
+
+@app.command()
+def submit(
+    video: Annotated[
+        str,
+        typer.Argument(help="A local video to upload, or s3://bucket/key of one already there."),
+    ],
+    platform: Annotated[str, typer.Option(help="Platform, e.g. instagram.")],
+    shortcode: Annotated[str, typer.Option(help="Shortcode, e.g. Cx1.")],
+    stages: Annotated[
+        list[str] | None,
+        typer.Option("--stage", help="A stage of the plan (repeat); default: the routing rules."),
+    ] = None,
+    options: Annotated[
+        Path | None,
+        typer.Option(
+            "--options", dir_okay=False, exists=True, help="JSON file: per-stage options."
+        ),
+    ] = None,
+    queue_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The pipeline queue (stack output PipelineQueueUrl) for s3:// videos.",
+            envvar="VIDPIPE_PIPELINE_QUEUE_URL",
+        ),
+    ] = None,
+) -> None:
+    """Start a plan on AWS: upload VIDEO to {platform}/{shortcode}/video.<ext> with the plan as
+    its metadata, or send the pipeline queue a direct job for a video already in S3."""
+    from shared import aws
+    from shared.config import get_settings
+    from shared.messages import validate_platform, validate_shortcode
+    from shared.plan import META_OPTIONS, META_STAGES, build_plan
+
+    try:
+        validate_platform(platform)
+        validate_shortcode(shortcode)
+        opts = json.loads(options.read_text()) if options else {}
+        if stages:
+            build_plan(list(stages), opts, source="message")  # refuse bad names before sending
+        settings = get_settings()
+        if video.startswith("s3://"):
+            from vidpipe.cli.common import split_s3_uri
+
+            bucket, key = split_s3_uri(video)
+            if not queue_url:
+                err.print("[red]error:[/red] an s3:// video needs --queue-url (PipelineQueueUrl)")
+                raise typer.Exit(code=2)
+            body: dict[str, Any] = {
+                "platform": platform,
+                "shortcode": shortcode,
+                "bucket": bucket,
+                "key": key,
+            }
+            if stages:
+                body["stages"] = list(stages)
+            if opts:
+                body["options"] = opts
+            aws.client("sqs", settings).send_message(
+                QueueUrl=queue_url, MessageBody=json.dumps(body)
+            )
+            out.print(f"sent the plan for s3://{bucket}/{key} to {queue_url}", highlight=False)
+            return
+        path = Path(video)
+        if not path.is_file():
+            err.print(f"[red]error:[/red] {video}: no such file")
+            raise typer.Exit(code=2)
+        key = f"{platform}/{shortcode}/video{path.suffix.lower() or '.mp4'}"
+        metadata = {META_STAGES: ",".join(stages)} if stages else {}
+        if opts:
+            metadata[META_OPTIONS] = json.dumps(opts, separators=(",", ":"))
+        aws.client("s3", settings).upload_file(
+            str(path), settings.s3_bucket_videos, key, ExtraArgs={"Metadata": metadata}
+        )
+    except PipelineError as exc:
+        raise fail(exc) from exc
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] --options: {exc}")
+        raise typer.Exit(code=2) from exc
+    except (BotoCoreError, ClientError) as exc:
+        err.print(f"[red]error:[/red] AWS: {exc}")
+        raise typer.Exit(code=1) from exc
+    out.print(
+        f"uploaded s3://{settings.s3_bucket_videos}/{key}"
+        + (f" with plan {', '.join(stages)}" if stages else " (plan from the routing rules)"),
+        highlight=False,
+    )

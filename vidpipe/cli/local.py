@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from shared.errors import PipelineError
-from shared.stages import STAGES, Stage
-from shared.status import StageStatus
+from shared.plan import META_STAGES, build_plan
+from shared.stages import ENTRY_NAME, STAGES, Stage
+from shared.status import PlanState, StageStatus
 from vidpipe.cli import common
 from vidpipe.cli.app import local_app
 from vidpipe.cli.common import StageConfigOpt, err, fail, out, safe_shortcode, use_landmarks_config
@@ -61,9 +62,11 @@ def local_run(
 ) -> None:
     """Upload VIDEO to a local (moto) S3 and let the real event path process it.
 
-    The object lands at {platform}/{shortcode}/video.<ext>; S3's ObjectCreated event goes through
-    SNS (raw delivery) to the stage's SQS queue; a poller invokes the real Lambda handler; the
-    results are copied from the local results bucket to --out and the status is printed.
+    The object lands at {platform}/{shortcode}/video.<ext> with the plan (the --stage names) in
+    its metadata; S3's ObjectCreated event goes through SNS (raw delivery) to the pipeline's
+    entry queue; pollers invoke the real Lambda handlers, which record the plan and hand off from
+    stage to stage (rekognition after frame-extract). When the plan is final, the results are
+    copied from the local results bucket to --out and the outcome is printed.
     """
     from shared.messages import validate_platform, validate_shortcode
     from vidpipe.local import local_stack
@@ -83,11 +86,12 @@ def local_run(
             code = validate_shortcode(shortcode or safe_shortcode(video.stem))
         except PipelineError as exc:
             raise fail(exc) from exc
-        wanted = [
-            Stage(name)
-            for name in (stages or [str(Stage.FRAME_EXTRACT)])
-            if name in STAGES or _unknown_stage(name)
-        ]
+        names = list(stages or [str(Stage.FRAME_EXTRACT)])
+        for name in names:
+            if name not in STAGES:
+                _unknown_stage(name)
+        plan = build_plan(names, None, source="message")
+        wanted = list(plan.stages)
         if Stage.PHYSICS in wanted:
             from functions.physics.job import gemini_api_key
             from functions.physics.settings import PhysicsSettings
@@ -109,39 +113,49 @@ def local_run(
         ext = video.suffix.lower() or ".mp4"
         key = f"{platform}/{code}/video{ext}"
         s3 = stack_.client("s3")
-        s3.upload_file(str(video), stack_.videos_bucket, key)
-        err.print(f"uploaded s3://{stack_.videos_bucket}/{key}")
+        # the plan travels with the upload, as a presigned or scripted upload would carry it
+        s3.upload_file(
+            str(video),
+            stack_.videos_bucket,
+            key,
+            ExtraArgs={"Metadata": {META_STAGES: ",".join(names)}},
+        )
+        err.print(
+            f"uploaded s3://{stack_.videos_bucket}/{key} with plan {', '.join(names)}",
+            highlight=False,
+        )
 
         from shared.batch import get_runtime
 
         rt = get_runtime()
         started = time.monotonic()
-        batches = 0
-        for stage in wanted:
-            # stages run one after another, so rekognition finds frame-extract's manifest
-
-            def finished(stage: Stage = stage) -> bool:
-                states = [st for st in rt.status.stages(platform, code) if st.stage == stage]
-                done = bool(states) and states[0].status in (
-                    StageStatus.SUCCEEDED,
-                    StageStatus.FAILED,
-                )
-                # a record that kept failing ends in the DLQ after maxReceiveCount receives
-                return done or stack_.queue_depth(stack_.dlq_urls[stage]) > 0
-
-            deployed = stack_.deployed[stage]
-            poller = SqsPoller(
-                stack_.client("sqs"),
-                stack_.queue_urls[stage],
-                common.load_handler(str(stage)),
-                batch_size=deployed.batch_size,
-                wait_s=1,
-                function_timeout_s=deployed.timeout_s,
-                function_name=deployed.function,
+        sqs = stack_.client("sqs")
+        pollers = [
+            SqsPoller(
+                sqs,
+                stack_.queue_urls[name],
+                common.load_handler(name),
+                batch_size=stack_.deployed[name].batch_size,
+                wait_s=0,
+                function_timeout_s=stack_.deployed[name].timeout_s,
+                function_name=stack_.deployed[name].function,
             )
-            with err.status(f"waiting for {stage} (S3 event -> SNS -> SQS -> handler)..."):
-                poller.run(until=finished, timeout_s=timeout_s)
-            batches += poller.stats.batches
+            for name in (ENTRY_NAME, *map(str, wanted))
+        ]
+
+        def finished() -> bool:
+            stored = rt.status.get_plan(platform, code)
+            if stored is not None and stored.state != PlanState.RUNNING:
+                return True
+            # a record that kept failing ends in a DLQ after maxReceiveCount receives
+            return any(stack_.queue_depth(url) > 0 for url in stack_.dlq_urls.values())
+
+        # each queue's poller takes a batch in turn, as the functions' event sources would
+        with err.status("running the plan (S3 event -> SNS -> SQS -> handlers, hand-offs)..."):
+            while not finished() and time.monotonic() - started < timeout_s:
+                if not sum(p.poll_once() for p in pollers):
+                    time.sleep(0.2)
+        batches = sum(p.stats.batches for p in pollers)
         elapsed = time.monotonic() - started
 
         prefix = f"{platform}/{code}/"
@@ -183,13 +197,27 @@ def local_run(
                 highlight=False,
                 soft_wrap=True,
             )
-        dlq = sum(stack_.queue_depth(stack_.dlq_urls[stage]) for stage in wanted)
+        dlq = sum(stack_.queue_depth(url) for url in stack_.dlq_urls.values())
         summary = "  ".join(
             f"{stage}={states[stage].status if stage in states else 'none'}" for stage in wanted
         )
         if len(wanted) == 1:
             summary = f"status={states[wanted[0]].status if wanted[0] in states else 'none'}"
-        out.print(f"{summary}  batches={batches}  dlq={dlq}  {elapsed:.1f} s", highlight=False)
+        stored = rt.status.get_plan(platform, code)
+        events = stack_.finished_events()
+        if events:
+            e = events[-1]
+            out.print(
+                f"plan finished: {e['state']} ({', '.join(e['stages'])}), completion event "
+                f"published, estimated cost ${e['estimated_cost_usd']:.4f}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        out.print(
+            f"{summary}  plan={stored.state if stored else 'none'}  batches={batches}  "
+            f"dlq={dlq}  {elapsed:.1f} s",
+            highlight=False,
+        )
         if any(
             stage not in states or states[stage].status != StageStatus.SUCCEEDED for stage in wanted
         ):

@@ -52,7 +52,8 @@ def physics_analyze(
 
     try:
         settings = get_settings()
-        analyzer = make_analyzer(load_stage_settings(PhysicsSettings), api_key=api_key, model=model)
+        stage = load_stage_settings(PhysicsSettings)
+        analyzer = make_analyzer(stage, api_key=api_key, model=model)
     except PipelineError as exc:
         raise fail(exc) from exc
     storage: S3Storage | None = None
@@ -87,7 +88,9 @@ def physics_analyze(
                     )
                 else:
                     path = where
-                physics, events, result = analyze_file(analyzer, path, clip=name)
+                physics, events, result = analyze_file(
+                    analyzer, path, clip=name, max_duration_s=stage.max_duration_s
+                )
         except PipelineError as exc:
             failed.append((name, f"{exc.error_class}: {exc}"))
             out.print(

@@ -1,0 +1,1 @@
+"""The pipeline's entry function: where uploads arrive (docs/plans.md)."""
