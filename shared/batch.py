@@ -53,7 +53,7 @@ from shared.messages import VideoJob, parse_body
 from shared.observability import MetricUnit, logger, metrics
 from shared.pipeline import Pipeline, plan_of
 from shared.stages import ENTRY_NAME
-from shared.status import ClaimOutcome, ErrorReport, Stage, StageKey, StatusStore
+from shared.status import ClaimOutcome, ErrorReport, Stage, StageKey, StageStatus, StatusStore
 from shared.status.factory import make_status_store
 from shared.storage import S3Storage
 
@@ -377,6 +377,17 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
         )
         metrics.add_metric(name="RecordsStale", unit=MetricUnit.Count, value=1)
         return "stale"
+    if stored is not None:
+        states = {st.stage: st.status for st in rt.status.stages(job.platform, job.shortcode)}
+        waiting = [d for d in plan_of(stored).deps(stage) if states.get(d) != StageStatus.SUCCEEDED]
+        if waiting:
+            # early (a stray or duplicate message): the dependency's success sends it again
+            logger.info(
+                "hand-off before its dependencies succeeded; acknowledging",
+                extra={**log, "waiting_for": [str(d) for d in waiting]},
+            )
+            metrics.add_metric(name="RecordsEarly", unit=MetricUnit.Count, value=1)
+            return "early"
     lease_s = rec.deadline.remaining_ms() / 1000 + rt.settings.lease_margin_s
     try:
         claim = rt.status.claim(key, worker_id, lease_s)

@@ -96,7 +96,8 @@ class Pipeline:
         Args:
             job: an S3 event's or a direct job's video.
             entry_stage: the stage whose own queue received ``job``; its message is not sent
-                (the caller runs it at once) and a direct job without ``stages`` plans it alone.
+                (the caller runs it at once), and without stages named by the message or the
+                object's metadata the plan is that stage alone.
 
         Returns:
             What the store found, the stored plan, and ``job`` with its ``upload_id``.
@@ -125,7 +126,7 @@ class Pipeline:
             platform=job.platform,
             routes=self.settings.pipeline_routes,
             default=self.settings.default_stages,
-            entry_stage=entry_stage if job.source == "direct" else None,
+            entry_stage=entry_stage,
         )
         outcome, stored = self.status.start_plan(
             job.platform, job.shortcode, upload_id, [str(s) for s in plan.stages], plan.options

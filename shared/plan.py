@@ -8,8 +8,10 @@ A plan comes from the first of these that says anything:
 3. ``PIPELINE_ROUTES`` for the video's platform;
 4. ``PIPELINE_DEFAULT_STAGES`` (``frame-extract``).
 
-A direct job sent straight to one stage's queue without ``"stages"`` plans that stage alone (the
-seed's way to ask one stage for one video).
+A message that reaches one stage's own queue (an S3 event wired straight to it) plans that
+stage alone unless the message or the object's metadata names stages; a direct job without
+``"stages"`` sent to a stage's queue (the seed's way to ask one stage for one video) runs that
+stage outside any plan (:func:`shared.batch.run_batch`).
 
 The registry (:mod:`shared.stages`) orders the plan: a stage runs after the stages it
 ``depends_on`` that are in the plan too, and a stage's ``requires`` are added to the plan.
@@ -139,15 +141,13 @@ def resolve_plan(
         platform: the video's platform (for ``routes``).
         routes: ``PIPELINE_ROUTES``.
         default: ``PIPELINE_DEFAULT_STAGES``.
-        entry_stage: the stage whose queue a direct job without ``stages`` was sent to.
+        entry_stage: the stage whose own queue the message reached (``None``: the entry).
 
     Raises:
         InvalidMessageError: unknown stages, options for unplanned stages, bad metadata JSON.
     """
     if message_stages is not None:
         return build_plan(list(message_stages), message_options, source="message")
-    if entry_stage is not None:
-        return build_plan([str(entry_stage)], message_options, source="stage")
     if metadata.get(META_STAGES):
         options = message_options
         raw = metadata.get(META_OPTIONS)
@@ -160,6 +160,8 @@ def resolve_plan(
                 raise InvalidMessageError(f"metadata {META_OPTIONS} must be a JSON object")
         names = _names(metadata[META_STAGES], f"metadata {META_STAGES}")
         return build_plan(names, options, source="metadata")
+    if entry_stage is not None:
+        return build_plan([str(entry_stage)], message_options, source="stage")
     if platform in routes:
         return build_plan(routes[platform], message_options, source="route")
     return build_plan(default, message_options, source="default")
