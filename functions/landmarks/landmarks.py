@@ -57,6 +57,7 @@ import numpy as np
 
 from functions.landmarks.config import LandmarksConfig
 from shared.errors import CorruptVideoError
+from shared.observability import quiet_native_logs
 from shared.video import (
     MIN_DECODED_SHARE,
     VideoInfo,
@@ -566,19 +567,21 @@ def extract_landmarks(
                 daemon=True,
             )
         )
-    for t in threads:
-        t.start()
-    try:
-        while any(t.is_alive() for t in threads):
-            threads[-1].join(0.2)
-            if any(s.error is not None for s in segments):
-                break
-            if check_deadline is not None:
-                check_deadline()
-    finally:
-        stop.set()  # no-op after a clean finish; stops every thread after an error or deadline
+    # MediaPipe's C++ runtime logs INFO/WARNING lines on stderr while graphs start and run
+    with quiet_native_logs():
         for t in threads:
-            t.join()
+            t.start()
+        try:
+            while any(t.is_alive() for t in threads):
+                threads[-1].join(0.2)
+                if any(s.error is not None for s in segments):
+                    break
+                if check_deadline is not None:
+                    check_deadline()
+        finally:
+            stop.set()  # no-op after a clean finish; stops every thread after an error/deadline
+            for t in threads:
+                t.join()
     for seg in segments:
         if seg.error is not None:
             raise seg.error
