@@ -62,10 +62,19 @@ class _QuietEMFProvider(AmazonCloudWatchEMFProvider):
 
 
 logger = Logger(service=SERVICE, stream=sys.stderr)
+# The provider shares Metrics' class-level sets, as the one Metrics builds for itself does, so
+# every Metrics() in the process still adds to the same EMF blob.
 metrics = Metrics(
     namespace=NAMESPACE,
     service=SERVICE,
-    provider=_QuietEMFProvider(namespace=NAMESPACE, service=SERVICE),
+    provider=_QuietEMFProvider(
+        namespace=NAMESPACE,
+        service=SERVICE,
+        metric_set=Metrics._metrics,
+        dimension_set=Metrics._dimensions,
+        metadata_set=Metrics._metadata,
+        default_dimensions=Metrics._default_dimensions,
+    ),
 )
 
 #: Native log lines dropped by :func:`quiet_native_logs`: absl/glog INFO and WARNING records

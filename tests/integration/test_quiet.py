@@ -94,6 +94,8 @@ def test_the_filter_is_off_in_debug(monkeypatch, capfd):
 
 
 def test_an_invocation_without_metrics_does_not_warn(recwarn):
+    metrics.clear_metrics()  # a metric left by an earlier test would hide the empty case
+
     @metrics.log_metrics
     def handler(event, context):
         return {}
@@ -104,6 +106,7 @@ def test_an_invocation_without_metrics_does_not_warn(recwarn):
 
 def test_the_empty_metrics_warning_comes_back_in_debug(recwarn, monkeypatch):
     monkeypatch.setenv("DEBUG", "true")
+    metrics.clear_metrics()
 
     @metrics.log_metrics
     def handler(event, context):
@@ -114,8 +117,18 @@ def test_the_empty_metrics_warning_comes_back_in_debug(recwarn, monkeypatch):
 
 
 def test_s3_test_event_is_quiet(runtime, context, recwarn, capsys):
+    metrics.clear_metrics()
     assert lambda_handler(sqs_event(load_event("s3_test_event.json")), context) == {
         "batchItemFailures": []
     }
     assert not [w for w in recwarn if EMPTY_METRICS in str(w.message)]
     assert EMPTY_METRICS not in capsys.readouterr().err
+
+
+def test_the_quiet_provider_shares_the_process_wide_metric_set():
+    from aws_lambda_powertools import Metrics
+
+    metrics.clear_metrics()
+    Metrics(namespace="VidPipe").add_metric(name="Shared", unit="Count", value=1)
+    assert metrics.provider.metric_set["Shared"]["Value"] == [1.0]
+    metrics.clear_metrics()
