@@ -15,7 +15,7 @@ import pytest
 
 from functions.physics.gemini import GeminiAnalyzer, GeminiUnavailableError, _translate, make_client
 from shared.errors import ConfigurationError
-from shared.synth import make_clip
+from vidpipe.synth import make_clip
 
 
 @pytest.fixture(scope="module")

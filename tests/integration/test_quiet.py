@@ -14,7 +14,7 @@ import pytest
 from functions.frame_extract.handler import lambda_handler
 from shared import observability
 from shared.observability import metrics, quiet_native_logs
-from tests.conftest import ROOT, load_event, require_mediapipe, sample, sqs_event
+from tests.support.helpers import ROOT, load_event, require_mediapipe, sample, sqs_event
 
 EMPTY_METRICS = "No application metrics to publish"
 

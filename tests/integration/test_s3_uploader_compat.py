@@ -24,7 +24,7 @@ from s3_uploader import (
 )
 from shared.config import get_settings
 from shared.errors import ConfigurationError
-from tests.conftest import ROOT, SAMPLES, require_mediapipe, sample
+from tests.support.helpers import ROOT, SAMPLES, require_mediapipe, sample
 
 REFERENCE = Path(os.environ.get("VIDPIPE_REFERENCE", SAMPLES.parent / "reference"))
 BUCKETS = ("your-bucket-name", "your-bucket", "my-ml-bucket")

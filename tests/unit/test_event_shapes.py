@@ -9,7 +9,7 @@ import pytest
 
 from shared.errors import InvalidIdentifierError, InvalidMessageError
 from shared.messages import parse_body
-from tests.conftest import load_event
+from tests.support.helpers import load_event
 
 B = "default-bucket"
 
