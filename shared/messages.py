@@ -9,7 +9,19 @@ A body is one of:
 2. an **S3 event notification** ``{"Records": [{"eventName": "ObjectCreated:Put", "s3": ...}]}``,
    as S3 sends it to SQS, or through SNS with raw message delivery (the same JSON). An SNS
    envelope (``{"Type": "Notification", "Message": "..."}``, raw delivery off) is unwrapped too.
-   ``s3:TestEvent`` bodies hold no job and are acknowledged.
+   ``s3:TestEvent`` bodies hold no job and are acknowledged;
+3. an **EventBridge "Object Created" event** from S3 (``{"source": "aws.s3", "detail-type":
+   "Object Created", "detail": {"bucket": {"name": ...}, "object": {"key": ...}}}``), as an
+   EventBridge rule with an SQS target delivers it. Its keys are *not* URL-encoded.
+
+Shapes are read with Powertools' parser models (``aws_lambda_powertools.utilities.parser.
+models``): ``S3RecordModel``, ``SnsNotificationModel`` and ``S3EventNotificationEventBridgeModel``.
+The S3 and SNS ones are relaxed here to require only what a job needs (``eventName``, bucket name,
+object key; ``Message``): moto, MinIO and hand-written test events leave out fields AWS always
+sends (``userIdentity``, ``responseElements``, ``UnsubscribeURL`` ...), and a missing field we
+never read must not turn a good upload into a permanent failure. Anything else, such as an
+SNS-to-Lambda event, an API Gateway request or an EventBridge event of another type, is refused
+with ``unrecognised event: looks like <kind>`` (see ``docs/events.md``).
 
 Identifiers are validated before any use: ``platform`` matches ``^[a-z0-9][a-z0-9_-]{0,31}$``,
 ``shortcode`` matches ``^[A-Za-z0-9_-]{1,128}$``. An S3 key must be
@@ -26,7 +38,22 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from aws_lambda_powertools.utilities.parser.models import (
+    S3EventNotificationEventBridgeModel,
+    S3RecordModel,
+    SnsNotificationModel,
+)
+from aws_lambda_powertools.utilities.parser.models.s3 import (
+    S3Bucket,
+    S3Identity,
+    S3Message,
+    S3Object,
+    S3OwnerIdentify,
+    S3RequestParameters,
+    S3ResponseElements,
+)
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic.networks import HttpUrl
 
 from shared.errors import InvalidIdentifierError, InvalidMessageError
 
@@ -230,25 +257,45 @@ def parse_body(body: str, *, default_bucket: str) -> ParsedBody:
         The validated jobs (several for a multi-record S3 event), or none with a reason.
 
     Raises:
-        InvalidMessageError: not JSON, not an object, unknown keys, wrong types, or an S3 record
-            that is not ``ObjectCreated``.
+        InvalidMessageError: not JSON, not an object, unknown keys, wrong types, an S3 record
+            that is not ``ObjectCreated``, or another kind of event (``unrecognised event:
+            looks like ...``).
         InvalidIdentifierError: an identifier, bucket or key fails validation.
     """
     try:
         data = json.loads(body)
     except (TypeError, ValueError) as exc:
         raise InvalidMessageError(f"message body is not JSON: {exc}") from exc
+    return _parse_data(data, default_bucket, depth=0)
+
+
+def _parse_data(data: Any, default_bucket: str, *, depth: int) -> ParsedBody:
     if not isinstance(data, dict):
         raise InvalidMessageError(f"message body must be a JSON object, got {type(data).__name__}")
-
-    # SNS envelope (raw message delivery off): unwrap once.
-    if data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
-        return parse_body(data["Message"], default_bucket=default_bucket)
     if data.get("Event") == "s3:TestEvent":
         return ParsedBody(jobs=[], ignored="s3:TestEvent")
+    if data.get("Type") == "Notification" and depth == 0:
+        # SNS envelope (raw message delivery off): unwrap once.
+        return _parse_data(_sns_message(data), default_bucket, depth=1)
     if "Records" in data:
-        return ParsedBody(jobs=_parse_s3_event(data["Records"]))
+        records = data["Records"]
+        if isinstance(records, list) and records and isinstance(records[0], dict):
+            kind = _records_kind(records[0])
+            if kind is not None:
+                raise InvalidMessageError(f"unrecognised event: looks like {kind}")
+        return ParsedBody(jobs=_parse_s3_event(records))
+    if "detail-type" in data and "source" in data:
+        return ParsedBody(jobs=[_parse_eventbridge(data)])
+    kind = _other_kind(data)
+    if kind is not None:
+        raise InvalidMessageError(f"unrecognised event: looks like {kind}")
     return ParsedBody(jobs=[_parse_direct(data, default_bucket)])
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 def _parse_direct(data: dict[str, Any], default_bucket: str) -> VideoJob:
@@ -259,10 +306,7 @@ def _parse_direct(data: dict[str, Any], default_bucket: str) -> VideoJob:
             ctx_error = (err.get("ctx") or {}).get("error")
             if isinstance(ctx_error, InvalidIdentifierError):
                 raise ctx_error from exc
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidMessageError(f"invalid direct job: {problems}") from exc
+        raise InvalidMessageError(f"invalid direct job: {_problems(exc)}") from exc
     key = (
         _validate_explicit_key(msg.key)
         if msg.key is not None
@@ -280,6 +324,127 @@ def _parse_direct(data: dict[str, Any], default_bucket: str) -> VideoJob:
     )
 
 
+class _SnsEnvelope(SnsNotificationModel):
+    """Powertools' SNS notification as SNS writes it to SQS, needing only ``Message``."""
+
+    TopicArn: str | None = None  # type: ignore[assignment]
+    UnsubscribeUrl: HttpUrl | None = None  # type: ignore[assignment]
+    MessageId: str | None = None  # type: ignore[assignment]
+    Timestamp: Any = None
+    Message: str
+
+
+def _sns_message(data: dict[str, Any]) -> Any:
+    try:
+        envelope = _SnsEnvelope.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidMessageError(f"invalid SNS notification: {_problems(exc)}") from exc
+    try:
+        return json.loads(envelope.Message)
+    except ValueError as exc:
+        raise InvalidMessageError(f"SNS notification Message is not JSON: {exc}") from exc
+
+
+#: ``eventSource`` (``EventSource`` for SNS) of Lambda event records that are not S3's.
+_RECORD_SOURCES = {
+    "aws:sns": "an SNS-to-Lambda event (Records[].Sns); this pipeline reads SQS: subscribe the "
+    "stage's queue to the topic, or pass Records[0].Sns.Message as the body",
+    "aws:sqs": "a whole SQS Lambda event nested in a message body; pass one record's body",
+    "aws:dynamodb": "a DynamoDB stream event",
+    "aws:kinesis": "a Kinesis stream event",
+    "aws:ses": "an SES event",
+}
+
+
+def _records_kind(first: dict[str, Any]) -> str | None:
+    source = first.get("eventSource", first.get("EventSource"))
+    if source is None or source in ("aws:s3", "minio:s3"):
+        return None
+    if isinstance(source, str) and source in _RECORD_SOURCES:
+        return _RECORD_SOURCES[source]
+    return f"a Lambda event from {source!r}, not an S3 notification"
+
+
+def _other_kind(data: dict[str, Any]) -> str | None:
+    """What a body that is neither an S3 notification nor an EventBridge event looks like, when
+    it is not a direct job either (``None``: treat it as a direct job)."""
+    if "requestContext" in data and ("httpMethod" in data or "routeKey" in data):
+        return 'an API Gateway request; send a direct job {"shortcode", "platform"} instead'
+    if "requestContext" in data and "rawPath" in data:
+        return "a Lambda function URL request; send a direct job instead"
+    if data.get("Type") in ("SubscriptionConfirmation", "UnsubscribeConfirmation"):
+        return f"an SNS {data['Type']} message"
+    if data.get("Type") == "Notification":
+        return "an SNS notification inside an SNS notification"
+    if "shortcode" not in data and "platform" not in data:
+        keys = ", ".join(sorted(map(str, data))[:8]) or "none"
+        return (
+            f"an unknown JSON object (keys: {keys}): expected a direct job "
+            '{"shortcode", "platform"}, an S3 notification or an S3 EventBridge event'
+        )
+    return None
+
+
+def _parse_eventbridge(data: dict[str, Any]) -> VideoJob:
+    source, detail_type = data.get("source"), data.get("detail-type")
+    if source != "aws.s3" or detail_type != "Object Created":
+        raise InvalidMessageError(
+            f"unrecognised event: looks like an EventBridge event (source {source!r}, "
+            f"detail-type {detail_type!r}); only S3 'Object Created' events start a job"
+        )
+    try:
+        event = S3EventNotificationEventBridgeModel.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidMessageError(f"invalid S3 EventBridge event: {_problems(exc)}") from exc
+    # EventBridge carries the key as stored, not URL-encoded as in S3 notifications.
+    key = event.detail.object.key
+    platform, shortcode, _ = parse_video_key(key)
+    size = event.detail.object.size
+    return VideoJob(
+        platform=platform,
+        shortcode=shortcode,
+        bucket=validate_bucket(event.detail.bucket.name),
+        key=key,
+        source="s3",
+        size_bytes=int(size) if size is not None else None,
+        upload_id=upload_id_of(
+            {"VersionId": event.detail.object.version_id, "ETag": event.detail.object.etag}
+        ),
+    )
+
+
+class _S3Bucket(S3Bucket):
+    ownerIdentity: S3OwnerIdentify | None = None  # type: ignore[assignment]
+    arn: str | None = None  # type: ignore[assignment]
+
+
+class _S3Message(S3Message):
+    s3SchemaVersion: str | None = None  # type: ignore[assignment]
+    configurationId: str | None = None  # type: ignore[assignment]
+    bucket: _S3Bucket
+    object: S3Object
+
+
+class _S3Record(S3RecordModel):
+    """Powertools' S3 record, needing only ``eventName``, ``s3.bucket.name`` and
+    ``s3.object.key`` (see the module docstring)."""
+
+    eventVersion: str | None = None  # type: ignore[assignment]
+    eventSource: str = "aws:s3"  # type: ignore[assignment]
+    awsRegion: str | None = None  # type: ignore[assignment]
+    eventTime: Any = None
+    userIdentity: S3Identity | None = None  # type: ignore[assignment]
+    requestParameters: S3RequestParameters | dict[str, Any] | None = None  # type: ignore[assignment]
+    responseElements: S3ResponseElements | dict[str, Any] | None = None  # type: ignore[assignment]
+    s3: _S3Message
+
+    @model_validator(mode="before")
+    @classmethod
+    def validate_s3_object(cls, values: Any) -> Any:
+        """Replaces Powertools' check that size and eTag are present (we need neither)."""
+        return values
+
+
 def _parse_s3_event(records: Any) -> list[VideoJob]:
     if not isinstance(records, list) or not records:
         raise InvalidMessageError("S3 event notification has no Records")
@@ -293,27 +458,25 @@ def _parse_s3_event(records: Any) -> list[VideoJob]:
                 f"Records[{i}].eventName {event_name!r} is not an ObjectCreated event"
             )
         try:
-            bucket = rec["s3"]["bucket"]["name"]
-            raw_key = rec["s3"]["object"]["key"]
-        except (KeyError, TypeError) as exc:
-            raise InvalidMessageError(
-                f"Records[{i}] lacks s3.bucket.name or s3.object.key"
-            ) from exc
-        if not isinstance(raw_key, str) or not isinstance(bucket, str):
-            raise InvalidMessageError(f"Records[{i}] has a non-string bucket or key")
-        key = unquote_plus(raw_key)
+            record = _S3Record.model_validate(rec)
+        except ValidationError as exc:
+            if any(e["loc"][:1] == ("s3",) and e["type"] == "missing" for e in exc.errors()):
+                raise InvalidMessageError(
+                    f"Records[{i}] lacks s3.bucket.name or s3.object.key"
+                ) from exc
+            raise InvalidMessageError(f"Records[{i}] is malformed: {_problems(exc)}") from exc
+        key = unquote_plus(record.s3.object.key)
         platform, shortcode, _ = parse_video_key(key)
-        obj = rec["s3"]["object"]
-        size = obj.get("size")
+        size = record.s3.object.size
         jobs.append(
             VideoJob(
                 platform=platform,
                 shortcode=shortcode,
-                bucket=validate_bucket(bucket),
+                bucket=validate_bucket(record.s3.bucket.name),
                 key=key,
                 source="s3",
-                size_bytes=size if isinstance(size, int) else None,
-                upload_id=upload_id_of(obj),
+                size_bytes=int(size) if size is not None else None,
+                upload_id=upload_id_of(rec["s3"]["object"]),
             )
         )
     return jobs

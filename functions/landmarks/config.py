@@ -6,7 +6,8 @@ The file has the seed's three sections plus one for the pipeline itself::
      "mediapipe": {"model_complexity": 1, "min_detection_confidence": 0.5,
                    "min_tracking_confidence": 0.5, "hands": true, "smooth_landmarks": true},
      "s3": {"max_workers": 10, "chunk_size": 8388608},
-     "processing": {"workers": 0, "queue_frames": 4}}
+     "processing": {"workers": 0, "queue_frames": 4},
+     "performance": {"memory_limit_gb": null}}
 
 ``vidpipe config --preset NAME --output config.json`` writes one; every landmarks entry point
 (CLI ``--config``, ``LANDMARKS_CONFIG``, the Python API) reads it with :func:`load_config`.
@@ -117,6 +118,62 @@ class ProcessingSection(_Section):
     queue_frames: int = Field(4, ge=1, le=64)
 
 
+class PerformanceSection(_Section):
+    """Resource limits (the seed's ``performance`` section).
+
+    Attributes:
+        memory_limit_gb: memory, in GiB, that extraction may use; when set, workers and
+            queued frames are reduced per video until :func:`memory_plan` estimates that they
+            fit (``None``: no limit).
+    """
+
+    memory_limit_gb: float | None = Field(None, gt=0, le=1024)
+
+
+#: Estimated resident memory, in bytes, of the process before any worker starts (Python,
+#: OpenCV, MediaPipe and NumPy imported), and of one worker's MediaPipe graph (pose only, or
+#: the pose and hand part of holistic). Rough figures: RSS grows by about this much here.
+BASE_BYTES = 400 * MIB
+GRAPH_BYTES = {False: 80 * MIB, True: 160 * MIB}
+#: Decoded frames a worker holds besides its queue: the one being converted, the one in
+#: inference, and the decoder's reference frames (counted as four more RGB frames).
+EXTRA_FRAMES = 6
+
+
+def memory_plan(
+    limit_gb: float | None, frame_bytes: int, workers: int, queue_frames: int, hands: bool
+) -> tuple[int, int]:
+    """Workers and queued frames per worker that fit in ``limit_gb``.
+
+    Memory is estimated as ``BASE_BYTES + workers * (GRAPH_BYTES[hands] + (queue_frames +
+    EXTRA_FRAMES) * frame_bytes)``. Queued frames are cut first (down to 1), then workers (down
+    to 1); at one worker with one queued frame the plan is used even if it does not fit.
+
+    Args:
+        limit_gb: the limit in GiB, or ``None`` (no limit: the inputs are returned).
+        frame_bytes: bytes of one decoded RGB frame (width x height x 3).
+        workers: requested workers (at least 1).
+        queue_frames: requested queued frames per worker (at least 1).
+        hands: whether the hand graph runs too.
+
+    Returns:
+        ``(workers, queue_frames)``.
+    """
+    if limit_gb is None:
+        return workers, queue_frames
+
+    def need(w: int, q: int) -> float:
+        return BASE_BYTES + w * (GRAPH_BYTES[hands] + (q + EXTRA_FRAMES) * frame_bytes)
+
+    budget = limit_gb * 1024 * MIB
+    w, q = max(1, workers), max(1, queue_frames)
+    while q > 1 and need(w, q) > budget:
+        q -= 1
+    while w > 1 and need(w, q) > budget:
+        w -= 1
+    return w, q
+
+
 class LandmarksConfig(_Section):
     """The whole landmarks configuration (see the module docstring for the JSON shape)."""
 
@@ -124,6 +181,7 @@ class LandmarksConfig(_Section):
     mediapipe: MediaPipeSection = MediaPipeSection.model_validate({})
     s3: S3Section = S3Section.model_validate({})
     processing: ProcessingSection = ProcessingSection.model_validate({})
+    performance: PerformanceSection = PerformanceSection.model_validate({})
 
     def with_overrides(
         self,

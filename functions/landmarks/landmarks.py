@@ -33,7 +33,9 @@ packets are read and only the sampled ones decoded) feeding a bounded queue of
 ``queue_frames`` RGB frames, and an inference thread with its own MediaPipe graphs, so decoding
 and inference overlap and every core is busy. Tracking restarts at each segment start (the
 detector runs on that frame), which is one extra detection per segment. Memory is bounded by
-``workers x (queue_frames + 2)`` frames; only the landmark arrays grow with the video.
+``workers x (queue_frames + 2)`` frames; only the landmark arrays grow with the video. With
+``performance.memory_limit_gb`` set, workers and queued frames are reduced per video to fit
+(:func:`~functions.landmarks.config.memory_plan`).
 
 Frames are identified by their 0-based decoded frame index; ``timestamps_s = frame_index / fps``
 (constant frame rate, the same convention as the frame manifest).
@@ -55,8 +57,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from functions.landmarks.config import LandmarksConfig
+from functions.landmarks.config import LandmarksConfig, memory_plan
 from shared.errors import CorruptVideoError
+from shared.observability import quiet_native_logs
 from shared.video import (
     MIN_DECODED_SHARE,
     VideoInfo,
@@ -534,8 +537,14 @@ def extract_landmarks(
     total = planned_samples(info.frame_count, step, cfg.max_frames)
     if on_plan is not None:
         on_plan(total)
-    workers = config.processing.workers or (os.cpu_count() or 1)
-    segments = _plan_segments(total, cfg.max_frames, workers, config.processing.queue_frames)
+    workers, queue_frames = memory_plan(
+        config.performance.memory_limit_gb,
+        info.width * info.height * 3,
+        config.processing.workers or (os.cpu_count() or 1),
+        config.processing.queue_frames,
+        config.mediapipe.hands,
+    )
+    segments = _plan_segments(total, cfg.max_frames, workers, queue_frames)
     display = info.display_size if info.display_size != (info.width, info.height) else None
     packet_size = motion_jpeg_size(video_path)
 
@@ -566,19 +575,21 @@ def extract_landmarks(
                 daemon=True,
             )
         )
-    for t in threads:
-        t.start()
-    try:
-        while any(t.is_alive() for t in threads):
-            threads[-1].join(0.2)
-            if any(s.error is not None for s in segments):
-                break
-            if check_deadline is not None:
-                check_deadline()
-    finally:
-        stop.set()  # no-op after a clean finish; stops every thread after an error or deadline
+    # MediaPipe's C++ runtime logs INFO/WARNING lines on stderr while graphs start and run
+    with quiet_native_logs():
         for t in threads:
-            t.join()
+            t.start()
+        try:
+            while any(t.is_alive() for t in threads):
+                threads[-1].join(0.2)
+                if any(s.error is not None for s in segments):
+                    break
+                if check_deadline is not None:
+                    check_deadline()
+        finally:
+            stop.set()  # no-op after a clean finish; stops every thread after an error/deadline
+            for t in threads:
+                t.join()
     for seg in segments:
         if seg.error is not None:
             raise seg.error
@@ -631,6 +642,8 @@ def extract_landmarks(
             "inference_s": round(sum(s.inference_s for s in segments), 3),
             "frames_per_second": round(n / elapsed, 3) if elapsed > 0 else None,
             "workers": len(segments),
+            "queue_frames": queue_frames,
+            "memory_limit_gb": config.performance.memory_limit_gb,
         },
         "decoding": {
             "method": "motion_jpeg_packets" if packet_size else "ffmpeg",

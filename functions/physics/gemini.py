@@ -12,7 +12,8 @@ Steps (the seed's workflow, done with google-genai):
    the problems listed; still invalid is a permanent error;
 5. delete the cache and the uploaded file on every path.
 
-Errors: 429, 5xx and time-outs (after google-genai's own retries) are
+Errors: 408, 429, 5xx, connection failures and time-outs of whichever HTTP stack google-genai
+uses (httpx2 by default, httpx, requests, aiohttp), after google-genai's own retries, are
 :class:`GeminiUnavailableError` (transient); other 4xx, a safety block, a failed upload and a
 still-invalid answer are permanent. Cost is estimated from the reported token usage and the
 configured prices per million tokens.
@@ -80,18 +81,74 @@ class Prices:
     cached_per_mtok: float = 0.05
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Connection failures and time-outs of every HTTP stack google-genai can send with.
+
+    google-genai picks ``httpx2`` by default (``GOOGLE_GENAI_HTTP_CLIENT``, or the type of an
+    injected ``httpx_client``, can choose ``httpx``), ``aiohttp`` for its async client when
+    installed, and ``requests`` (through google-auth's ``AuthorizedSession``) for Vertex AI with
+    mTLS; a credential refresh that cannot reach Google raises google-auth's
+    ``TransportError``. Every one of them means "Gemini could not be reached in time", never
+    "the request is wrong". Sources: ``google/genai/_api_client.py`` (``_HTTPX_TRANSIENT_EXC``,
+    ``_AIOHTTP_TRANSIENT_EXC``, ``retry_args``) in google-genai 3.6.
+    """
+    found: list[type[BaseException]] = [httpx.TransportError, TimeoutError, ConnectionError]
+    try:
+        import httpx2
+
+        found.append(httpx2.TransportError)  # ConnectError, ReadTimeout, ... all derive from it
+    except ImportError:  # pragma: no cover - google-genai without its httpx2 extra
+        pass
+    try:
+        import requests
+
+        found += [requests.ConnectionError, requests.Timeout]
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import aiohttp
+
+        found += [aiohttp.ClientConnectionError, aiohttp.ServerTimeoutError]
+    except ImportError:
+        pass
+    try:
+        from google.auth import exceptions as auth_exceptions
+
+        found.append(auth_exceptions.TransportError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(found)
+
+
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] | None = None
+
+
 def _translate(exc: Exception, what: str) -> Exception:
+    """Map an exception from google-genai onto the pipeline's error tree.
+
+    ``errors.APIError`` (and its ``ClientError``/``ServerError`` subclasses) by HTTP code: 408,
+    429 and 5xx are :class:`GeminiUnavailableError` (transient), 401/403
+    :class:`~shared.errors.ConfigurationError`, any other code :class:`GeminiRejectedError`.
+    A connection failure or time-out of any HTTP stack (:func:`_transport_errors`) is
+    transient. Anything else is returned unchanged (a bug, not a Gemini answer).
+    """
+    global _TRANSPORT_ERRORS
     from google.genai import errors
 
     if isinstance(exc, errors.APIError):
         code = exc.code or 0
-        if code == 429 or code >= 500:
+        if code in (408, 429) or code >= 500:
             return GeminiUnavailableError(f"Gemini {what}: {code} {exc.message or exc}")
         if code in (401, 403):
             return ConfigurationError(f"Gemini {what}: {code}: check GEMINI_API_KEY ({exc})")
         return GeminiRejectedError(f"Gemini {what}: {code} {exc.message or exc}")
-    if isinstance(exc, httpx.TimeoutException | httpx.TransportError):
-        return GeminiUnavailableError(f"Gemini {what}: {type(exc).__name__}: {exc}")
+    if _TRANSPORT_ERRORS is None:
+        _TRANSPORT_ERRORS = _transport_errors()
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        return GeminiUnavailableError(
+            f"Gemini {what}: cannot reach the API: {type(exc).__module__.split('.')[0]}."
+            f"{type(exc).__name__}: {exc}"
+        )
     return exc
 
 
@@ -201,7 +258,10 @@ class GeminiAnalyzer:
                         extra={"reason": str(exc)[:300]},
                     )
                 except Exception as exc:
-                    raise _translate(exc, "caches.create") from exc
+                    translated = _translate(exc, "caches.create")
+                    if translated is exc:
+                        raise
+                    raise translated from exc
             return self._generate(video, prompt, cache_name, clip=clip, duration_s=duration_s)
         finally:
             if cache_name is not None:
@@ -319,15 +379,18 @@ def make_client(
     timeout_s: float = 300.0,
     initial_delay_s: float = 1.0,
     http_client: httpx.Client | None = None,
+    base_url: str | None = None,
 ) -> Any:
-    """A google-genai client with retries on 429/5xx and a request time-out.
+    """A google-genai client with retries on 408/429/5xx and a request time-out.
 
     Args:
         api_key: the Gemini API key.
         retries: attempts per request (google-genai's ``HttpRetryOptions``).
         timeout_s: per-request time-out in seconds.
         initial_delay_s: first back-off delay in seconds (doubles per retry).
-        http_client: an ``httpx.Client`` to send with (tests answer in-process).
+        http_client: an ``httpx.Client`` to send with (tests answer in-process); by default
+            google-genai builds its own (``httpx2`` when installed, see :func:`_transport_errors`).
+        base_url: another API endpoint (a proxy, or an unreachable port in tests).
     """
     from google import genai
     from google.genai import types
@@ -339,9 +402,10 @@ def make_client(
             retry_options=types.HttpRetryOptions(
                 attempts=retries,
                 initial_delay=initial_delay_s,
-                http_status_codes=[429, 500, 502, 503, 504],
+                http_status_codes=[408, 429, 500, 502, 503, 504],
             ),
             httpx_client=http_client,
+            base_url=base_url,
         ),
     )
 

@@ -29,7 +29,8 @@ def test_config_command_writes_a_file_that_loads_back_as_the_preset(tmp_path, pr
     result = runner.invoke(app, ["config", "--preset", preset.value, "--output", str(target)])
     assert result.exit_code == 0, result.output
     doc = json.loads(target.read_text())
-    assert set(doc) == {"video", "mediapipe", "s3", "processing"}
+    assert set(doc) == {"video", "mediapipe", "s3", "processing", "performance"}
+    assert doc["performance"] == {"memory_limit_gb": None}
     assert set(doc["video"]) == {"target_fps", "max_frames"}
     assert {
         "model_complexity",

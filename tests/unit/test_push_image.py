@@ -61,12 +61,22 @@ def run(bin_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[st
     )
 
 
-def test_dry_run_prints_the_sequence_and_tags_with_the_commit(standins):
+def calls_of(log: Path, tool: str) -> list[str]:
+    return (
+        [c for c in log.read_text().splitlines() if c.startswith(f"{tool} ")]
+        if log.exists()
+        else []
+    )
+
+
+def test_dry_run_prints_the_sequence_and_calls_neither_aws_nor_docker(standins):
     bin_dir, log = standins
-    proc = run(bin_dir, "--region", "eu-west-1", "--dry-run")
+    proc = run(bin_dir, "--region", "eu-west-1", "--account", "123456789012", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/vidpipe:0123456789ab"
     assert proc.stdout.splitlines() == [
+        "+ aws ecr describe-repositories --repository-names vidpipe --region eu-west-1",
+        "# only if describe-repositories finds no repository:",
         "+ aws ecr create-repository --repository-name vidpipe --region eu-west-1"
         " --image-scanning-configuration scanOnPush=true",
         "+ aws ecr get-login-password --region eu-west-1",
@@ -75,28 +85,65 @@ def test_dry_run_prints_the_sequence_and_tags_with_the_commit(standins):
         f"+ docker push {image}",
         f"ImageUri={image}",
     ]
-    # a dry run only asks read-only questions; docker is never run
-    calls = log.read_text().splitlines()
-    assert not any(c.startswith("docker") for c in calls)
-    assert "aws ecr create-repository" not in "\n".join(calls)
+    assert proc.stderr == ""  # account and region known: no placeholder note
+    # a dry run makes no AWS call at all, not even a read-only one, and never runs docker
+    assert calls_of(log, "aws") == [] and calls_of(log, "docker") == []
+
+
+def test_dry_run_without_account_or_region_uses_placeholders(standins):
+    bin_dir, log = standins
+    proc = run(bin_dir, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "ImageUri=ACCOUNT_ID.dkr.ecr.REGION.amazonaws.com/vidpipe:0123456789ab" in proc.stdout
+    assert "placeholder" not in proc.stdout and "ACCOUNT_ID/REGION stand for" in proc.stderr
+    assert calls_of(log, "aws") == []
+
+
+def test_dry_run_takes_account_and_region_from_the_environment(standins):
+    bin_dir, log = standins
+    proc = run(bin_dir, "--dry-run", AWS_ACCOUNT_ID="210987654321", AWS_REGION="ap-south-1")
+    assert proc.returncode == 0, proc.stderr
+    assert "ImageUri=210987654321.dkr.ecr.ap-south-1.amazonaws.com/vidpipe:" in proc.stdout
+    assert calls_of(log, "aws") == []
+
+
+def test_a_malformed_account_is_refused(standins):
+    bin_dir, _ = standins
+    proc = run(bin_dir, "--dry-run", "--account", "12ab")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        "push_image.sh: --account must be a 12-digit AWS account id, got '12ab'"
+    )
+
+
+def test_help_is_the_header_comment_only(standins):
+    bin_dir, log = standins
+    proc = run(bin_dir, "--help")
+    assert proc.returncode == 0
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Build the vidpipe image")
+    assert "set -euo pipefail" not in proc.stdout
+    assert not any(line.startswith("#") for line in lines)
+    assert "--dry-run" in proc.stdout and "--account" in proc.stdout
+    assert not log.exists()  # --help runs nothing
 
 
 def test_existing_repo_dirty_tree_and_deploy(standins):
-    bin_dir, _ = standins
+    bin_dir, log = standins
     proc = run(
         bin_dir,
         "--region",
         "us-east-1",
+        "--account",
+        "123456789012",
         "--dry-run",
         "--deploy",
         "--",
         "VideosBucketName=my-videos",
-        ECR_REPO_EXISTS="1",
         GIT_DIRTY=" M README.md",
     )
     assert proc.returncode == 0, proc.stderr
     image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/vidpipe:0123456789ab-dirty"
-    assert "create-repository" not in proc.stdout
     assert f"ImageUri={image}" in proc.stdout
     assert proc.stdout.splitlines()[-1] == (
         "+ sam deploy --template-file template.yaml --region us-east-1 --resolve-s3"
@@ -104,6 +151,24 @@ def test_existing_repo_dirty_tree_and_deploy(standins):
         " 123456789012.dkr.ecr.us-east-1.amazonaws.com/vidpipe"
         f" --parameter-overrides ImageUri={image} VideosBucketName=my-videos"
     )
+    assert calls_of(log, "aws") == [] and calls_of(log, "sam") == []
+
+
+def test_real_run_creates_a_missing_repository(standins):
+    bin_dir, log = standins
+    proc = run(bin_dir, "--region", "eu-west-1", "--tag", "v1")
+    assert proc.returncode == 0, proc.stderr
+    assert "aws ecr create-repository --repository-name vidpipe --region eu-west-1" in "\n".join(
+        calls_of(log, "aws")
+    )
+    assert proc.stdout.splitlines() == [f"ImageUri={REGISTRY}/vidpipe:v1"]
+
+
+def test_account_that_does_not_match_the_credentials_is_refused(standins):
+    bin_dir, _ = standins
+    proc = run(bin_dir, "--region", "eu-west-1", "--account", "999999999999", "--tag", "v1")
+    assert proc.returncode == 1
+    assert "not the account of these credentials (123456789012)" in proc.stderr
 
 
 def test_real_run_pipes_the_login_and_builds(standins):
@@ -144,7 +209,7 @@ def test_missing_tools_are_named(standins, missing, message):
 def test_not_logged_in_is_a_clear_error(standins):
     bin_dir, _ = standins
     (bin_dir / "aws").write_text("#!/bin/sh\nexit 255\n")
-    proc = run(bin_dir, "--region", "eu-west-1", "--dry-run")
+    proc = run(bin_dir, "--region", "eu-west-1", "--tag", "v1")
     assert proc.returncode == 1
     assert "credentials are missing or expired" in proc.stderr
 

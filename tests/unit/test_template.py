@@ -139,3 +139,21 @@ def test_the_local_stack_is_built_from_the_template(tmp_path):
             c["Filter"]["Key"]["FilterRules"][0]["Value"] for c in notif["TopicConfigurations"]
         ]
         assert local_suffixes == video_suffixes(T)
+
+
+def test_every_function_has_the_metadata_sam_build_needs():
+    # `sam build` builds an image function only when its Metadata names a DockerContext, and
+    # then needs the Dockerfile (relative to that context) and a DockerTag. Identical Metadata
+    # everywhere makes sam build the one image once for every function.
+    root = Path(__file__).resolve().parents[2]
+    metadata = {}
+    for name, fn in of_type("AWS::Serverless::Function").items():
+        meta = fn.get("Metadata")
+        assert meta is not None, f"{name} has no Metadata"
+        assert set(meta) >= {"Dockerfile", "DockerContext", "DockerTag"}, name
+        context = root / meta["DockerContext"]
+        assert context.is_dir(), name
+        assert (context / meta["Dockerfile"]).is_file(), name
+        assert meta["DockerTag"], name
+        metadata[name] = meta
+    assert len({tuple(sorted(m.items())) for m in metadata.values()}) == 1
