@@ -4,15 +4,18 @@ the main person, and the single-person path left as it was."""
 from __future__ import annotations
 
 import io
+import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from functions.landmarks.config import preset_config
 from functions.landmarks.landmarks import SCHEMA_VERSION, extract_landmarks
-from tests.conftest import require_mediapipe, sample
+from tests.support.helpers import require_mediapipe, sample
+from vidpipe.cli import app
 
 require_mediapipe()
 
@@ -159,3 +162,19 @@ def test_single_person_outputs_keep_their_arrays(synth_clip):
     assert "people" not in result.metadata
     with np.load(io.BytesIO(result.to_npz_bytes()), allow_pickle=False) as npz:
         assert set(npz.files) == {"timestamps_s", "frame_index", "pose"}
+
+
+def test_cli_max_people_writes_the_multi_person_arrays(tmp_path, no_people_clip):
+    runner = CliRunner()
+    out = tmp_path / "out"
+    args = ["landmarks", str(no_people_clip), "--out", str(out), "--preset", "fast_processing"]
+    result = runner.invoke(app, [*args, "--fps", "2", "--max-people", "3"])
+    assert result.exit_code == 0, result.output
+    with np.load(out / "landmarks.npz", allow_pickle=False) as npz:
+        assert npz["poses"].shape == (12, 3, 33, 4) and npz["track_ids"].shape == (12, 3)
+        assert npz["boxes"].shape == (12, 3, 4)
+    meta = json.loads((out / "landmarks.json").read_text())
+    assert meta["people"]["max_people"] == 3 and meta["schema_version"] == 2
+    # hands are single-person: the hands presets refuse more people unless hands go off
+    refused = runner.invoke(app, [*args[:4], "--preset", "production", "--max-people", "2"])
+    assert refused.exit_code != 0 and "hands" in refused.output
