@@ -26,6 +26,11 @@ the plain loop's ``grab()`` decodes them all); without the samples, a generated 
 Usage::
 
     python bench/landmarks.py [--repeat 3] [--preset production ...]
+    python bench/landmarks.py --max-people 8 [--repeat 1] [--preset fast_processing]
+
+The second form measures throughput per person: the single-person path against the
+multi-person path (``max_people`` 8), hands off on both, in the same run (alternating); it
+writes bench/results/landmarks_people_throughput.md.
 
 Prints a table and writes it to bench/results/landmarks.md.
 """
@@ -51,6 +56,7 @@ CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[4])
 mode, preset, video = sys.argv[1:4]
+max_people = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 import cv2
 from functions.landmarks.config import preset_config
 from functions.landmarks.landmarks import planned_samples, sample_index, sample_step
@@ -58,7 +64,13 @@ from mediapipe.python.solutions import pose  # both sides: the import is start-u
 cfg = preset_config(preset)
 t0 = time.perf_counter()
 c0 = time.process_time()
-if mode == "vidpipe":
+if mode in ("single", "people"):  # --max-people: hands off on both sides
+    from functions.landmarks.landmarks import extract_landmarks
+    cfg = cfg.with_overrides(hands=False, max_people=max_people if mode == "people" else 1)
+    r = extract_landmarks(video, cfg)
+    frames = r.frames
+    found = int((r.track_ids >= 0).sum()) if r.track_ids is not None else r.metadata["pose_frames"]
+elif mode == "vidpipe":
     from functions.landmarks.landmarks import extract_landmarks
     r = extract_landmarks(video, cfg)
     frames, found = r.frames, r.metadata["pose_frames"]
@@ -94,11 +106,11 @@ print(json.dumps(out))
 """
 
 
-def run(mode: str, preset: str, video: Path) -> dict[str, float]:
+def run(mode: str, preset: str, video: Path, max_people: int = 0) -> dict[str, float]:
     """One measurement in a fresh process; returns frames, found, seconds, peak_mb."""
     env = dict(os.environ, GLOG_minloglevel="2")
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, preset, str(video), str(ROOT)],
+        [sys.executable, "-c", CHILD, mode, preset, str(video), str(ROOT), str(max_people)],
         capture_output=True,
         text=True,
         env=env,
@@ -133,9 +145,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="run pairs per cell (medians)")
     parser.add_argument("--preset", action="append", choices=PRESETS, help="default: all four")
+    parser.add_argument(
+        "--max-people",
+        type=int,
+        default=0,
+        help="instead: single-person vs multi-person extraction (hands off), per person",
+    )
     args = parser.parse_args()
     presets = args.preset or PRESETS
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.max_people > 1:
+        people(presets, args.repeat, args.max_people)
+        return
     rows = []
     for video in inputs():
         for preset in presets:
@@ -182,6 +203,49 @@ def main() -> None:
         ]
     )
     (RESULTS / "landmarks.md").write_text(table + "\n")
+    print(table)
+
+
+def people(presets: list[str], repeat: int, max_people: int) -> None:
+    """Throughput per person: single-person vs ``max_people`` extraction, alternating runs,
+    hands off on both; person-frames are found people summed over sampled frames."""
+    rows = []
+    for video in [SAMPLES / n for n in VIDEOS if (SAMPLES / n).is_file()]:
+        for preset in presets:
+            pairs = [
+                {m: run(m, preset, video, max_people) for m in ("single", "people")}
+                for _ in range(repeat)
+            ]
+            cell = {
+                m: {
+                    "frames": pairs[0][m]["frames"],
+                    "fps": statistics.median(p[m]["frames"] / p[m]["seconds"] for p in pairs),
+                    "pps": statistics.median(p[m]["found"] / p[m]["seconds"] for p in pairs),
+                    "per_frame": pairs[0][m]["found"] / max(1, pairs[0][m]["frames"]),
+                    "cores": statistics.median(p[m]["cpu_s"] / p[m]["seconds"] for p in pairs),
+                }
+                for m in ("single", "people")
+            }
+            one, many = cell["single"], cell["people"]
+            rows.append(
+                f"| {video.name} | {preset} | {one['frames']:.0f} | {one['fps']:.1f} / "
+                f"{many['fps']:.1f} | {one['per_frame']:.2f} / {many['per_frame']:.2f} | "
+                f"{one['pps']:.1f} / {many['pps']:.1f} | {one['cores']:.2f} / "
+                f"{many['cores']:.2f} |"
+            )
+            print(rows[-1], file=sys.stderr)
+    table = "\n".join(
+        [
+            f"{repeat} alternating run(s) per side, medians; {os.cpu_count()} cores; hands off; "
+            f"single-person vs max_people={max_people}.",
+            "",
+            "| video | preset | frames | frames / s (single / multi) | people per frame "
+            "| person-frames / s | cores busy |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    (RESULTS / "landmarks_people_throughput.md").write_text(table + "\n")
     print(table)
 
 

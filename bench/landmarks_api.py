@@ -14,11 +14,9 @@ bench/results/landmarks_api.md.
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 import time
-import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -26,36 +24,11 @@ from typing import Any
 import cv2
 import mediapipe as mp
 
+from functions.landmarks.multi import pose_task_bundle
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("VIDPIPE_SAMPLES", ROOT.parent / "shared" / "samples"))
 RESULTS = ROOT / "bench" / "results"
-
-
-def pose_task_bundle() -> bytes:
-    """A ``pose_landmarker.task`` zip built from the models inside the mediapipe package."""
-    from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, writer_utils
-
-    modules = Path(mp.__file__).parent / "modules"
-
-    def with_metadata(path: Path, mean: float, std: float) -> bytes:
-        model = bytearray(path.read_bytes())
-        writer = metadata_writer.MetadataWriter.create(model).add_general_info(path.stem)
-        writer.add_image_input(norm_mean=[mean], norm_std=[std])
-        for _ in writer_utils.get_output_tensor_types(model):
-            writer.add_feature_output()
-        return bytes(writer.populate()[0])
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(
-            "pose_detector.tflite",
-            with_metadata(modules / "pose_detection" / "pose_detection.tflite", 127.5, 127.5),
-        )
-        z.writestr(
-            "pose_landmarks_detector.tflite",
-            with_metadata(modules / "pose_landmark" / "pose_landmark_full.tflite", 0.0, 255.0),
-        )
-    return buf.getvalue()
 
 
 def run(video: Path, api: str, task_path: str) -> tuple[list[Any], float]:

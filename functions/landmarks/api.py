@@ -48,6 +48,7 @@ def extract_video_landmarks(
     max_frames: int | None = None,
     hands: bool | None = None,
     workers: int | None = None,
+    max_people: int | None = None,
     on_frame: Callable[[], None] | None = None,
 ) -> LandmarksResult:
     """Landmark arrays and metadata of one local video, in memory.
@@ -60,6 +61,9 @@ def extract_video_landmarks(
         max_frames: most sampled frames (overrides the config).
         hands: hand landmarks on or off (overrides the config).
         workers: segment workers (overrides the config; 0 = one per CPU).
+        max_people: most people per frame (overrides the config; > 1 adds ``result.poses
+            (T, P, 33, 4)``, ``result.track_ids (T, P)`` and ``result.boxes (T, P, 4)``, and
+            needs hands off).
         on_frame: called after each processed frame (for progress).
 
     Returns:
@@ -72,7 +76,11 @@ def extract_video_landmarks(
         CorruptVideoError: not a readable video.
     """
     cfg = _config(preset, config).with_overrides(
-        target_fps=target_fps, max_frames=max_frames, hands=hands, workers=workers
+        target_fps=target_fps,
+        max_frames=max_frames,
+        hands=hands,
+        workers=workers,
+        max_people=max_people,
     )
     stem = Path(video).stem
     return extract_landmarks(video, cfg, shortcode=stem, on_frame=on_frame)

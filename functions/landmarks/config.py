@@ -4,7 +4,8 @@ The file has the seed's three sections plus one for the pipeline itself::
 
     {"video": {"target_fps": 30.0, "max_frames": null},
      "mediapipe": {"model_complexity": 1, "min_detection_confidence": 0.5,
-                   "min_tracking_confidence": 0.5, "hands": true, "smooth_landmarks": true},
+                   "min_tracking_confidence": 0.5, "hands": true, "smooth_landmarks": true,
+                   "max_people": 1, "detect_every": 5, "detection_grid": 3},
      "s3": {"max_workers": 10, "chunk_size": 8388608},
      "processing": {"workers": 0, "queue_frames": 4},
      "performance": {"memory_limit_gb": null}}
@@ -25,7 +26,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shared.errors import ConfigurationError, InvalidMessageError
 
@@ -73,6 +81,15 @@ class MediaPipeSection(_Section):
             graph (hands cropped at the pose's wrists; about 1.5x the inference time of pose
             alone).
         smooth_landmarks: MediaPipe's temporal filter on pose landmarks.
+        max_people: most people per frame. 1 (default) is the single-person path above; more
+            switches to multi-person tracking (Tasks ``PoseLandmarkerGraph`` on crops around
+            each tracked person plus a tiled search for new people; see
+            ``functions/landmarks/multi.py``), which adds the ``poses``, ``track_ids`` and
+            ``boxes`` arrays. Hands are single-person only: ``hands`` must be off.
+        detect_every: with ``max_people`` > 1, sampled frames between searches for new people
+            (also searched on the frame after a track was missed).
+        detection_grid: with ``max_people`` > 1, tiles per side of that search besides the
+            whole frame (1: the whole frame only; small people need tiles).
     """
 
     model_complexity: Literal[1] = 1
@@ -80,6 +97,17 @@ class MediaPipeSection(_Section):
     min_tracking_confidence: float = Field(0.5, ge=0, le=1)
     hands: bool = False
     smooth_landmarks: bool = True
+    max_people: int = Field(1, ge=1, le=32)
+    detect_every: int = Field(5, ge=1, le=300)
+    detection_grid: int = Field(3, ge=1, le=6)
+
+    @model_validator(mode="after")
+    def _hands_single_person(self) -> MediaPipeSection:
+        if self.hands and self.max_people > 1:
+            raise ValueError(
+                "hands are extracted for one person only: turn hands off for max_people > 1"
+            )
+        return self
 
     @field_validator("model_complexity", mode="before")
     @classmethod
@@ -190,6 +218,7 @@ class LandmarksConfig(_Section):
         max_frames: int | None = None,
         hands: bool | None = None,
         workers: int | None = None,
+        max_people: int | None = None,
     ) -> LandmarksConfig:
         """A copy with the given fields replaced (``None`` keeps the current value).
 
@@ -201,6 +230,7 @@ class LandmarksConfig(_Section):
             ("video", "target_fps", target_fps),
             ("video", "max_frames", max_frames),
             ("mediapipe", "hands", hands),
+            ("mediapipe", "max_people", max_people),
             ("processing", "workers", workers),
         ):
             if value is not None:
@@ -304,6 +334,7 @@ class LandmarksOptions(BaseModel):
     target_fps: float | None = Field(None, gt=0, le=240)
     max_frames: int | None = Field(None, ge=1)
     hands: bool | None = None
+    max_people: int | None = Field(None, ge=1, le=32)
 
 
 def config_for_message(base: LandmarksConfig, options: dict[str, Any] | None) -> LandmarksConfig:
@@ -317,7 +348,10 @@ def config_for_message(base: LandmarksConfig, options: dict[str, Any] | None) ->
         opts = LandmarksOptions.model_validate(options or {})
         cfg = preset_config(opts.preset) if opts.preset else base
         return cfg.with_overrides(
-            target_fps=opts.target_fps, max_frames=opts.max_frames, hands=opts.hands
+            target_fps=opts.target_fps,
+            max_frames=opts.max_frames,
+            hands=opts.hands,
+            max_people=opts.max_people,
         )
     except (ValidationError, ConfigurationError) as exc:
         raise InvalidMessageError(f"invalid landmarks options: {exc}") from exc

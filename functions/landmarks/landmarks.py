@@ -58,6 +58,14 @@ import cv2
 import numpy as np
 
 from functions.landmarks.config import LandmarksConfig, memory_plan
+from functions.landmarks.multi import (
+    MAX_GAP,
+    Observation,
+    PersonTracker,
+    main_pose,
+    people_arrays,
+    stitch,
+)
 from shared.errors import CorruptVideoError
 from shared.observability import quiet_native_logs
 from shared.video import (
@@ -68,8 +76,10 @@ from shared.video import (
     video_info,
 )
 
-#: ``schema_version`` of ``landmarks.json`` and the arrays it describes.
-SCHEMA_VERSION = 1
+#: ``schema_version`` of ``landmarks.json`` and the arrays it describes. 2: multi-person mode
+#: (``max_people`` > 1) adds ``poses``, ``track_ids``, ``boxes`` and the ``people`` section;
+#: with ``max_people`` 1 the arrays are those of version 1.
+SCHEMA_VERSION = 2
 POSE_LANDMARKS = 33
 HAND_LANDMARKS = 21
 #: Fewest sampled frames per segment: shorter segments would restart tracking too often.
@@ -95,6 +105,13 @@ class LandmarksResult:
         hands: ``(T, 2, 21, 3)`` float32 (x, y normalised, z relative to the wrist), slot 0 the
             subject's left hand, slot 1 the right; NaN where not found; ``None`` with hands off.
         metadata: the ``landmarks.json`` document (model, sampling, counts, timings, shapes).
+        poses: multi-person mode only (``max_people`` P > 1, else ``None``): ``(T, P, 33, 4)``
+            float32, the channels of ``pose`` for every tracked person, NaN in empty slots;
+            ``pose`` is then the main person (the track seen in most frames).
+        track_ids: ``(T, P)`` int32 track id in each slot, ``-1`` where empty; an id belongs
+            to one person and is never reused within a video.
+        boxes: ``(T, P, 4)`` float32 person box x0, y0, x1, y1 around the 33 landmarks,
+            normalised like ``pose``; NaN in empty slots.
     """
 
     timestamps_s: np.ndarray
@@ -102,6 +119,9 @@ class LandmarksResult:
     pose: np.ndarray
     hands: np.ndarray | None
     metadata: dict[str, Any]
+    poses: np.ndarray | None = None
+    track_ids: np.ndarray | None = None
+    boxes: np.ndarray | None = None
 
     @property
     def frames(self) -> int:
@@ -117,6 +137,10 @@ class LandmarksResult:
         }
         if self.hands is not None:
             out["hands"] = self.hands
+        if self.poses is not None and self.track_ids is not None and self.boxes is not None:
+            out["poses"] = self.poses
+            out["track_ids"] = self.track_ids
+            out["boxes"] = self.boxes
         return out
 
     def to_npz_bytes(self) -> bytes:
@@ -173,6 +197,9 @@ class _Segment:
     indices: list[int] = field(default_factory=list)
     pose: list[np.ndarray] = field(default_factory=list)
     hands: list[np.ndarray] = field(default_factory=list)
+    people: list[list[Observation]] = field(default_factory=list)
+    searches: int = 0
+    crops: int = 0
     decode_s: float = 0.0
     inference_s: float = 0.0
     decoding: DecodeStats = field(default_factory=DecodeStats)
@@ -422,6 +449,9 @@ def _infer(
     seg: _Segment, config: LandmarksConfig, stop: threading.Event, done: Callable[[], None]
 ) -> None:
     mp = config.mediapipe
+    if mp.max_people > 1:
+        _infer_people(seg, config, stop, done)
+        return
     graph: Any = None
     try:
         common = {
@@ -460,10 +490,62 @@ def _infer(
             graph.close()
 
 
+def _infer_people(
+    seg: _Segment, config: LandmarksConfig, stop: threading.Event, done: Callable[[], None]
+) -> None:
+    """:func:`_infer` for ``max_people`` > 1: a :class:`PersonTracker` per segment."""
+    mp = config.mediapipe
+    tracker: PersonTracker | None = None
+    try:
+        tracker = PersonTracker(
+            mp.max_people,
+            mp.detect_every,
+            mp.detection_grid,
+            mp.min_detection_confidence,
+            mp.min_tracking_confidence,
+        )
+        while not stop.is_set():
+            try:
+                item = seg.frames.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _EOF:
+                return
+            index, rgb = item
+            t0 = time.perf_counter()
+            seg.people.append(tracker.step(rgb))
+            seg.inference_s += time.perf_counter() - t0
+            seg.indices.append(index)
+            done()
+    except BaseException as exc:  # handed to the caller's thread
+        seg.error = seg.error or exc
+    finally:
+        if tracker is not None:
+            seg.searches, seg.crops = tracker.searches, tracker.crops
+            tracker.close()
+
+
 def _model_metadata(config: LandmarksConfig) -> dict[str, Any]:
     import mediapipe
 
     mp = config.mediapipe
+    if mp.max_people > 1:
+        return {
+            "library": "mediapipe",
+            "version": mediapipe.__version__,
+            "api": "mediapipe.tasks PoseLandmarkerGraph (IMAGE mode) on a CalculatorGraph: "
+            "crops around each track plus a tiled search for new people "
+            "(functions/landmarks/multi.py)",
+            "pose_model": "pose_detection.tflite + pose_landmark_full.tflite (bundled; .task "
+            "assembled in memory)",
+            "hand_model": None,
+            "min_detection_confidence": mp.min_detection_confidence,
+            "min_tracking_confidence": mp.min_tracking_confidence,
+            "smooth_landmarks": False,
+            "max_people": mp.max_people,
+            "detect_every": mp.detect_every,
+            "detection_grid": mp.detection_grid,
+        }
     return {
         "library": "mediapipe",
         "version": mediapipe.__version__,
@@ -602,7 +684,14 @@ def extract_landmarks(
         raise CorruptVideoError(
             f"{name}: truncated or corrupt, decoded {n} of {total} planned samples"
         )
-    pose = np.stack([p for s in segments for p in s.pose]).astype(np.float32, copy=False)
+    people = None
+    if config.mediapipe.max_people > 1:
+        people = people_arrays(
+            stitch([s.people for s in segments]), config.mediapipe.max_people, frame_index
+        )
+        pose = main_pose(people)
+    else:
+        pose = np.stack([p for s in segments for p in s.pose]).astype(np.float32, copy=False)
     hands = (
         np.stack([h for s in segments for h in s.hands]).astype(np.float32, copy=False)
         if config.mediapipe.hands
@@ -677,10 +766,50 @@ def extract_landmarks(
         },
         "landmark_names": landmark_names(),
     }
+    if people is not None:
+        p = config.mediapipe.max_people
+        occupied = people.track_ids >= 0
+        metadata["people"] = {
+            "max_people": p,
+            "main_track_id": people.main_track,
+            "main_track_rule": "pose is the track seen in the most frames (ties: lowest id)",
+            "tracks": people.tracks,
+            "frames_with_people": int(occupied.any(axis=1).sum()),
+            "mean_people_per_frame": round(float(occupied.sum(axis=1).mean()), 4),
+            "searches": sum(s.searches for s in segments),
+            "crops": sum(s.crops for s in segments),
+        }
+        metadata["arrays"].update(
+            {
+                "poses": {
+                    "shape": [n, p, POSE_LANDMARKS, 4],
+                    "dtype": "float32",
+                    "channels": ["x", "y", "z", "visibility"],
+                    "units": "as pose, for each slot; NaN in empty slots; gaps of up to "
+                    f"{MAX_GAP} sampled frames inside a track are linearly interpolated",
+                },
+                "track_ids": {
+                    "shape": [n, p],
+                    "dtype": "int32",
+                    "units": "track id in each slot, -1 where empty; a track keeps its slot "
+                    "while in view; ids are never reused within a video",
+                },
+                "boxes": {
+                    "shape": [n, p, 4],
+                    "dtype": "float32",
+                    "channels": ["x0", "y0", "x1", "y1"],
+                    "units": "person box around the 33 landmarks, normalised to frame "
+                    "width/height; NaN in empty slots",
+                },
+            }
+        )
     return LandmarksResult(
         timestamps_s=np.asarray(timestamps, dtype=np.float64),
         frame_index=frame_index,
         pose=pose,
         hands=hands,
         metadata=metadata,
+        poses=people.poses if people is not None else None,
+        track_ids=people.track_ids if people is not None else None,
+        boxes=people.boxes if people is not None else None,
     )

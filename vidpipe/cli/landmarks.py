@@ -82,6 +82,16 @@ def landmarks(
     workers: Annotated[
         int | None, typer.Option(min=0, help="Segment workers (0: one per CPU).")
     ] = None,
+    max_people: Annotated[
+        int | None,
+        typer.Option(
+            "--max-people",
+            min=1,
+            max=32,
+            help="Most people per frame; above 1 adds poses, track_ids and boxes (needs "
+            "--no-hands). Default: the config's (1).",
+        ),
+    ] = None,
     video_dir: Annotated[
         Path | None,
         typer.Option(file_okay=False, help="Process every video in this folder to S3."),
@@ -93,7 +103,9 @@ def landmarks(
     """MediaPipe pose (and hand) landmarks: VIDEO to --out, or --video-dir to --s3-bucket.
 
     Arrays: timestamps_s (T,), frame_index (T,), pose (T, 33, 4), hands (T, 2, 21, 3) with
-    --hands; NaN where nothing was found. Exit code 1 if any video of a folder failed.
+    --hands; NaN where nothing was found. With --max-people N > 1 also poses (T, N, 33, 4),
+    track_ids (T, N) and boxes (T, N, 4), pose being the main person (docs/stages/
+    landmarks-multi-person.md). Exit code 1 if any video of a folder failed.
     """
     from rich.progress import Progress
 
@@ -118,7 +130,11 @@ def landmarks(
             else settings_config(load_stage_settings(LandmarksSettings))
         )
         cfg = base.with_overrides(
-            target_fps=fps, max_frames=max_frames, hands=hands, workers=workers
+            target_fps=fps,
+            max_frames=max_frames,
+            hands=hands,
+            workers=workers,
+            max_people=max_people,
         )
     except PipelineError as exc:
         raise fail(exc) from exc
