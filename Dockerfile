@@ -1,15 +1,24 @@
 # One image for every vidpipe Lambda function; each function picks its handler with
 # ImageConfig.Command in template.yaml. Default: frame-extract.
-FROM public.ecr.aws/lambda/python:3.12
+#
+# Reproducible builds (docs/deploy.md, "Reproducible builds"): the base image is meant to be
+# pinned by digest, and the dependencies come from lock files with hashes.
+#
+# NOT YET PINNED BY DIGEST: the digest of public.ecr.aws/lambda/python:3.12 could not be resolved
+# when the pin was introduced (the build machine had no registry access), and a digest must not be
+# guessed. Resolve it with the command in docs/deploy.md and set the default below to
+# public.ecr.aws/lambda/python:3.12@sha256:<digest>, or pass --build-arg BASE_IMAGE=...@sha256:...
+ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12
+FROM ${BASE_IMAGE}
 
-# Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
-COPY pyproject.toml requirements-mediapipe.txt ${LAMBDA_TASK_ROOT}/
-RUN python -c "import tomllib; deps = tomllib.load(open('${LAMBDA_TASK_ROOT}/pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write(chr(10).join(deps))" \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt \
+# Dependencies first, from the locks alone, so code changes reuse this layer. Every package and
+# version is fixed and every file checked against its hash: nothing resolves at build time.
+COPY requirements.lock requirements-mediapipe.lock ${LAMBDA_TASK_ROOT}/
+RUN pip install --no-cache-dir --require-hashes -r ${LAMBDA_TASK_ROOT}/requirements.lock \
     # MediaPipe without its declared extras (jax, a second OpenCV): see requirements-mediapipe.txt
-    && pip install --no-cache-dir --no-deps -r ${LAMBDA_TASK_ROOT}/requirements-mediapipe.txt \
-    # exactly one OpenCV, the headless build (Lambda has no libGL)
+    && pip install --no-cache-dir --no-deps --require-hashes -r ${LAMBDA_TASK_ROOT}/requirements-mediapipe.lock \
+    # exactly one OpenCV, the headless build (Lambda has no libGL); the lock holds no other, this
+    # only guards against a base image that brings one
     && pip uninstall -y opencv-python opencv-contrib-python 2>/dev/null; \
     python -c "import cv2, mediapipe; print('cv2', cv2.__version__, 'mediapipe', mediapipe.__version__)"
 

@@ -16,6 +16,7 @@ less than              nothing                                                  
 ``MIN_REMAINING_MS``
 left before it starts
 bad body / identifier  error row (no stage row: identifiers unknown)                acknowledged
+/ outside confinement
 already succeeded      nothing                                                      acknowledged
 claim held by a live   nothing                                                      redelivered
 worker
@@ -43,12 +44,14 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from shared.config import S, Settings, SettingsCache, get_settings
+from shared.confine import confine
 from shared.errors import (
     ClaimHeldError,
     OutOfTimeError,
     PipelineError,
     is_retryable,
 )
+from shared.layout import VideoLayout
 from shared.messages import VideoJob, parse_body
 from shared.observability import MetricUnit, logger, metrics
 from shared.pipeline import Pipeline, plan_of
@@ -234,6 +237,15 @@ def run_batch(
     return dict(response)
 
 
+def _confined_storage(rt: Runtime, job: VideoJob, stage: Stage) -> S3Storage:
+    """The job's storage: writes only under its stage's folder of its video in the results
+    bucket (docs/reliability.md). A stand-in that is not an ``S3Storage`` (tests) is kept."""
+    if not isinstance(rt.storage, S3Storage):
+        return rt.storage
+    folder = VideoLayout(job.platform, job.shortcode).stage(stage)
+    return rt.storage.confined(rt.settings.s3_bucket_frames, folder)
+
+
 def _report(
     stage: Stage | str,
     exc: BaseException,
@@ -296,6 +308,8 @@ def _process_record(
         raise OutOfTimeError(f"{deadline.remaining_ms()} ms left, under MIN_REMAINING_MS")
     try:
         parsed = parse_body(record.body, default_bucket=rt.settings.s3_bucket_videos)
+        for job in parsed.jobs:
+            confine(job, rt.settings)
     except PipelineError as exc:
         if is_retryable(exc):
             raise
@@ -408,7 +422,7 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
 
     ctx = JobContext(
         settings=rt.settings,
-        storage=rt.storage,
+        storage=_confined_storage(rt, job, stage),
         status=rt.status,
         deadline=rec.deadline,
         worker_id=worker_id,

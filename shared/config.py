@@ -25,6 +25,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
 
+#: ``MAX_VIDEO_PIXELS``'s default, DCI 4K (4096 x 2160); ``shared.video`` uses the same number.
+DEFAULT_MAX_VIDEO_PIXELS = 4096 * 2160
+
 
 class StatusBackend(StrEnum):
     """Where per-stage status is kept (docs/status.md)."""
@@ -62,6 +65,9 @@ class Settings(BaseSettings):
     # --- buckets -----------------------------------------------------------------------------
     s3_bucket_videos: str = Field("vidpipe-videos", min_length=3, max_length=63)
     s3_bucket_frames: str = Field("vidpipe-videos", min_length=3, max_length=63)
+    #: Further buckets a message may name as its video's source, comma-separated (the videos
+    #: bucket always may; the results bucket never, unless it is the videos bucket).
+    video_source_buckets: str = ""
 
     # --- batch behaviour ---------------------------------------------------------------------
     concurrency_limit: int = Field(2, ge=1, le=64)
@@ -77,6 +83,9 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     max_video_bytes: int = Field(2 * 1024**3, ge=1)
     tmp_dir: Path = Path("/tmp")
+    #: Largest decoded frame accepted, width x height (DCI 4K by default); larger is refused
+    #: from the container's metadata before decoding (docs/reliability.md).
+    max_video_pixels: int = Field(DEFAULT_MAX_VIDEO_PIXELS, ge=64 * 64)
 
     # --- status ------------------------------------------------------------------------------
     status_backend: StatusBackend = StatusBackend.SQLITE
@@ -127,10 +136,21 @@ class Settings(BaseSettings):
         """``PIPELINE_DEFAULT_STAGES`` as a list of stage names."""
         return self.pipeline_default_stages.split(",")
 
+    @property
+    def source_buckets(self) -> frozenset[str]:
+        """Buckets a message may read its video from: ``S3_BUCKET_VIDEOS`` and
+        ``VIDEO_SOURCE_BUCKETS``."""
+        extra = {b.strip() for b in self.video_source_buckets.split(",") if b.strip()}
+        return frozenset({self.s3_bucket_videos} | extra)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.abort_remaining_ms > self.min_remaining_ms:
             raise ValueError("ABORT_REMAINING_MS must not exceed MIN_REMAINING_MS")
+        if self.s3_bucket_frames != self.s3_bucket_videos and self.s3_bucket_frames in {
+            b.strip() for b in self.video_source_buckets.split(",")
+        }:
+            raise ValueError("VIDEO_SOURCE_BUCKETS must not name the results bucket")
         if self.status_backend == StatusBackend.SUPABASE and not (
             self.supabase_url and (self.supabase_key or self.supabase_key_parameter)
         ):

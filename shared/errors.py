@@ -5,16 +5,20 @@ Every class, with its ``retryable`` flag::
     PipelineError (retryable)
     ├── PermanentError (not retryable)
     │   ├── InvalidMessageError
-    │   │   └── InvalidIdentifierError
+    │   │   ├── InvalidIdentifierError
+    │   │   └── ConfinementError
     │   ├── VideoMissingError
     │   ├── VideoTooLargeError
+    │   │   └── ResolutionTooLargeError
     │   ├── VideoTooLongError
-    │   └── CorruptVideoError
+    │   ├── CorruptVideoError
+    │   └── UnsupportedCodecError
     ├── TransientError (retryable)
     │   ├── StorageUnavailableError
     │   ├── StatusStoreUnavailableError
     │   └── ClaimHeldError
     ├── OutOfTimeError (retryable, not counted as an error)
+    ├── WriteOutsideFolderError (retryable: a bug, parked in the DLQ)
     └── ConfigurationError (retryable)
 
 Stages add their own subclasses beside their code (``RekognitionUnavailableError``,
@@ -80,12 +84,23 @@ class InvalidIdentifierError(InvalidMessageError):
     """``platform``, ``shortcode`` or an S3 key fails validation (path tricks included)."""
 
 
+class ConfinementError(InvalidMessageError):
+    """The message names an object outside its own video: another ``{platform}/{shortcode}/``
+    prefix, a stage's output folder, or a bucket that is not a video source
+    (docs/reliability.md)."""
+
+
 class VideoMissingError(PermanentError):
     """The video object does not exist, or the status store says it was never downloaded."""
 
 
 class VideoTooLargeError(PermanentError):
     """The video is larger than ``MAX_VIDEO_BYTES``."""
+
+
+class ResolutionTooLargeError(VideoTooLargeError):
+    """The video's frames are larger than ``MAX_VIDEO_PIXELS`` (refused from the container's
+    metadata before any frame is decoded: decoding memory follows the frame size)."""
 
 
 class VideoTooLongError(PermanentError):
@@ -95,6 +110,10 @@ class VideoTooLongError(PermanentError):
 
 class CorruptVideoError(PermanentError):
     """The file is not a video, cannot be opened, or decodes to (almost) nothing."""
+
+
+class UnsupportedCodecError(PermanentError):
+    """A valid video whose codec the image's decoder cannot decode (docs/dependencies.md)."""
 
 
 class StorageUnavailableError(TransientError):
@@ -107,6 +126,12 @@ class StatusStoreUnavailableError(TransientError):
 
 class ClaimHeldError(TransientError):
     """Another live worker holds the lease on this stage; retry after the visibility timeout."""
+
+
+class WriteOutsideFolderError(PipelineError):
+    """A stage tried to write or delete outside its own output folder in the results bucket.
+
+    A bug, never bad input: retried like any bug and then parked in the DLQ."""
 
 
 class ConfigurationError(PipelineError):

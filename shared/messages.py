@@ -64,6 +64,12 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "m4v", "mkv", "webm", "avi", "mpg", "mpeg", "ts"})
 CANONICAL_NAME = "video.mp4"
 MAX_KEY_BYTES = 1024  # S3's own limit on key length
+#: Largest body parsed, in UTF-8 bytes: SQS's own message size limit (1 MiB).
+MAX_BODY_BYTES = 1024 * 1024
+#: Deepest JSON nesting parsed (objects and arrays); a real body nests 6 deep at most.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: An upload id: an S3 version id, an ETag (quotes stripped) or a sequencer.
 UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9._:+=-]{1,256}$")
@@ -246,7 +252,36 @@ class ParsedBody:
     ignored: str | None = None
 
 
-def parse_body(body: str, *, default_bucket: str) -> ParsedBody:
+def check_body_bounds(body: str) -> None:
+    """Refuse a body too large or too deeply nested to parse safely, before ``json.loads``.
+
+    Nesting is counted on the brackets outside JSON strings, without recursion, so a body of a
+    million ``[`` costs a scan, not a ``RecursionError``.
+
+    Raises:
+        InvalidMessageError: over :data:`MAX_BODY_BYTES` or nested deeper than
+            :data:`MAX_JSON_DEPTH`.
+    """
+    if not isinstance(body, str):
+        return  # json.loads reports it
+    size = len(body.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        raise InvalidMessageError(
+            f"message body is {size} bytes, over the limit of {MAX_BODY_BYTES}"
+        )
+    depth = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub("", body)):
+        if m.group() in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidMessageError(
+                    f"message body nests deeper than {MAX_JSON_DEPTH} levels of objects/arrays"
+                )
+        else:
+            depth -= 1
+
+
+def parse_body(body: str, *, default_bucket: str, _unwrapped: bool = False) -> ParsedBody:
     """Parse one SQS record body.
 
     Args:
@@ -257,13 +292,17 @@ def parse_body(body: str, *, default_bucket: str) -> ParsedBody:
         The validated jobs (several for a multi-record S3 event), or none with a reason.
 
     Raises:
-        InvalidMessageError: not JSON, not an object, unknown keys, wrong types, an S3 record
-            that is not ``ObjectCreated``, or another kind of event (``unrecognised event:
-            looks like ...``).
+        InvalidMessageError: not JSON, too large or too deeply nested (:func:`check_body_bounds`),
+            not an object, unknown keys, wrong types, an SNS envelope inside an envelope, an S3
+            record that is not ``ObjectCreated``, or another kind of event (``unrecognised
+            event: looks like ...``).
         InvalidIdentifierError: an identifier, bucket or key fails validation.
     """
+    check_body_bounds(body)
     try:
         data = json.loads(body)
+    except RecursionError as exc:  # pragma: no cover - check_body_bounds stops it first
+        raise InvalidMessageError("message body nests too deeply to parse") from exc
     except (TypeError, ValueError) as exc:
         raise InvalidMessageError(f"message body is not JSON: {exc}") from exc
     return _parse_data(data, default_bucket, depth=0)

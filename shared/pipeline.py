@@ -128,6 +128,10 @@ class Pipeline:
             default=self.settings.default_stages,
             entry_stage=entry_stage,
         )
+        earlier = self.status.get_plan(job.platform, job.shortcode)
+        if earlier is not None and earlier.upload_id != upload_id:
+            # before the plan is replaced, so a failed delete is retried by the redelivery
+            self._delete_outputs(job)
         outcome, stored = self.status.start_plan(
             job.platform, job.shortcode, upload_id, [str(s) for s in plan.stages], plan.options
         )
@@ -148,8 +152,6 @@ class Pipeline:
             "plan recorded",
             extra={**log, "outcome": str(outcome), "stages": list(stored.stages)},
         )
-        if outcome == PlanStart.REPLACED:
-            self._delete_outputs(job)
         self.advance(job, stored, trigger=None, except_stage=entry_stage)
         return outcome, stored, job
 
@@ -205,10 +207,12 @@ class Pipeline:
                 self._send(stage, job, stored)
         if all(states.get(s) is not None and states[s].status.final for s in plan.stages):
             state = overall_state([states[s].status for s in plan.stages])
-            if self.status.finish_plan(job.platform, job.shortcode, stored.upload_id, state):
-                self._publish(job, stored, state, states)
-        elif stored.state != PlanState.RUNNING and not stored.notified:
-            self._publish(job, stored, stored.state, states)
+            self.status.finish_plan(job.platform, job.shortcode, stored.upload_id, state)
+            # whoever finished it, an event not yet published goes out now: a publish that
+            # failed after the plan was finished is retried by the record's redelivery
+            final = self.status.get_plan(job.platform, job.shortcode)
+            if final is not None and final.upload_id == stored.upload_id and not final.notified:
+                self._publish(job, final, final.state, states)
 
     def _states(self, job: VideoJob) -> dict[Stage, StageState]:
         return {s.stage: s for s in self.status.stages(job.platform, job.shortcode)}
@@ -310,7 +314,7 @@ class Pipeline:
             "state": str(state),
             "stages": stages,
             "estimated_cost_usd": round(total, 6),
-            "finished_at": datetime.now(UTC).isoformat(),
+            "finished_at": (stored.finished_at or datetime.now(UTC)).isoformat(),
         }
 
     def _publish(
@@ -337,4 +341,5 @@ class Pipeline:
             except (ClientError, BotoCoreError) as exc:
                 raise HandoffUnavailableError(f"completion event: {exc}") from exc
         logger.info("plan finished", extra={**log, "published": bool(topic)})
-        self.status.mark_notified(job.platform, job.shortcode, stored.upload_id)
+        if topic:
+            self.status.mark_notified(job.platform, job.shortcode, stored.upload_id)

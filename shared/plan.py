@@ -3,8 +3,9 @@
 A plan comes from the first of these that says anything:
 
 1. a direct job's ``"stages"`` (with its per-stage ``"options"``);
-2. the video object's user metadata: ``x-amz-meta-vidpipe-stages: frame-extract,landmarks``
-   (and optionally ``x-amz-meta-vidpipe-options: {"landmarks": {...}}``, JSON);
+2. the video object's user metadata: ``x-amz-meta-vidpipe-stages: frame-extract,landmarks``;
+   ``x-amz-meta-vidpipe-options: {"landmarks": {...}}`` (JSON) gives options to whichever plan
+   is chosen when the message gives none;
 3. ``PIPELINE_ROUTES`` for the video's platform;
 4. ``PIPELINE_DEFAULT_STAGES`` (``frame-extract``).
 
@@ -148,20 +149,20 @@ def resolve_plan(
     """
     if message_stages is not None:
         return build_plan(list(message_stages), message_options, source="message")
+    options = message_options
+    raw = metadata.get(META_OPTIONS)
+    if raw and not options:
+        try:
+            options = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidMessageError(f"metadata {META_OPTIONS} is not JSON: {exc}") from exc
+        if not isinstance(options, dict):
+            raise InvalidMessageError(f"metadata {META_OPTIONS} must be a JSON object")
     if metadata.get(META_STAGES):
-        options = message_options
-        raw = metadata.get(META_OPTIONS)
-        if raw:
-            try:
-                options = json.loads(raw)
-            except ValueError as exc:
-                raise InvalidMessageError(f"metadata {META_OPTIONS} is not JSON: {exc}") from exc
-            if not isinstance(options, dict):
-                raise InvalidMessageError(f"metadata {META_OPTIONS} must be a JSON object")
         names = _names(metadata[META_STAGES], f"metadata {META_STAGES}")
         return build_plan(names, options, source="metadata")
     if entry_stage is not None:
-        return build_plan([str(entry_stage)], message_options, source="stage")
+        return build_plan([str(entry_stage)], options, source="stage")
     if platform in routes:
-        return build_plan(routes[platform], message_options, source="route")
-    return build_plan(default, message_options, source="default")
+        return build_plan(routes[platform], options, source="route")
+    return build_plan(default, options, source="default")

@@ -18,8 +18,11 @@ What is still failing after that becomes a :class:`~shared.errors.StorageUnavail
 from __future__ import annotations
 
 import contextlib
+import copy
+import fcntl
 import io
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -38,6 +41,7 @@ from shared.errors import (
     StorageUnavailableError,
     VideoMissingError,
     VideoTooLargeError,
+    WriteOutsideFolderError,
 )
 
 T = TypeVar("T")
@@ -84,6 +88,90 @@ def translate_error(exc: Exception, what: str) -> Exception:
     return exc
 
 
+#: Prefix of every per-video temp dir; :func:`reclaim_temp_dirs` looks only at these.
+TEMP_PREFIX = "vidpipe-"
+_NEW_PREFIX = ".vidpipe-new-"
+#: The lock file inside a temp dir, held (``flock``) by its owner for the dir's whole life.
+TEMP_LOCK = ".owner.lock"
+#: A temp dir without a lock file (made by an older release, or a ``.vidpipe-new-*`` dir whose
+#: owner died before renaming it) is left alone this long before it is reclaimed.
+UNLOCKED_GRACE_S = 600.0
+
+
+@contextlib.contextmanager
+def owned_temp_dir(parent: Path) -> Iterator[Path]:
+    """A fresh ``vidpipe-*`` dir under ``parent``, locked for as long as the block runs.
+
+    The dir holds :data:`TEMP_LOCK`, open and ``flock``-ed exclusively until the block ends; the
+    dir is removed on every exit path. A crash that skips the removal (the process killed by an
+    out-of-memory or a time-out, the container kept warm) leaves the dir unlocked, since the
+    kernel drops the lock with the process, and :func:`reclaim_temp_dirs` removes it later.
+    ``flock`` locks belong to open file descriptions, so they also tell two concurrent records
+    of one process apart, and a reused process id cannot fool them.
+    """
+    # Made under a name reclaim ignores, locked, then renamed into view: a dir that reclaim can
+    # see is always locked by a live owner or by nobody.
+    fresh = Path(tempfile.mkdtemp(prefix=_NEW_PREFIX, dir=parent))
+    workdir = fresh
+    fd = os.open(fresh / TEMP_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        workdir = parent / (TEMP_PREFIX + fresh.name[len(_NEW_PREFIX) :])
+        os.rename(fresh, workdir)
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        os.close(fd)
+
+
+def reclaim_temp_dirs(parent: Path) -> list[Path]:
+    """Remove the ``vidpipe-*`` temp dirs under ``parent`` that no live work owns.
+
+    A dir is reclaimed when its lock file can be locked without waiting (its owner is gone), or
+    when it has no lock file and is older than :data:`UNLOCKED_GRACE_S`. Dirs of live records,
+    in this process or another, hold their lock and are skipped. Called before every download,
+    so each invocation starts by giving back what crashed invocations left in a warm container.
+
+    Returns:
+        The dirs removed.
+    """
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in parent.iterdir() if p.name.startswith((TEMP_PREFIX, _NEW_PREFIX))]
+    except OSError:
+        return removed
+    for path in candidates:
+        if not path.is_dir() or path.is_symlink():
+            continue
+        lock = path / TEMP_LOCK
+        try:
+            if path.name.startswith(_NEW_PREFIX):
+                raise FileNotFoundError(lock)  # not yet in view: judged by age alone
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            try:
+                age = time.time() - path.stat().st_mtime
+            except OSError:
+                continue
+            if age > UNLOCKED_GRACE_S:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # live: its owner holds the lock
+            continue
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
+
+
 class S3Storage:
     """S3 access for the pipeline; the only module that talks to S3.
 
@@ -106,6 +194,34 @@ class S3Storage:
         self.retry_delay_s = retry_delay_s
         self.upload_workers = upload_workers
         self.tmp_dir = Path(tmp_dir)
+        #: ``(bucket, prefix)`` every write and delete must fall under; ``None``: unconfined.
+        self.write_scope: tuple[str, str] | None = None
+
+    def confined(self, bucket: str, prefix: str) -> S3Storage:
+        """A view of this storage (same client) that writes and deletes only under
+        ``s3://bucket/prefix``; reads are unchanged. The batch runner hands each job the view of
+        its stage's output folder (docs/reliability.md).
+
+        Args:
+            bucket: the results bucket.
+            prefix: the stage's folder, ``{platform}/{shortcode}/<folder>/`` (ends in ``/``).
+        """
+        if not prefix.endswith("/"):
+            raise ValueError(f"a write scope must be a folder ending in '/', got {prefix!r}")
+        view = copy.copy(self)
+        view.write_scope = (bucket, prefix)
+        return view
+
+    def _check_write(self, bucket: str, key: str) -> None:
+        if self.write_scope is None:
+            return
+        scope_bucket, prefix = self.write_scope
+        parts = key.split("/")
+        if bucket != scope_bucket or not key.startswith(prefix) or ".." in parts or "" in parts:
+            raise WriteOutsideFolderError(
+                f"refused to write s3://{bucket}/{key}: this stage writes only under "
+                f"s3://{scope_bucket}/{prefix}"
+            )
 
     @classmethod
     def from_settings(cls, settings: Any, *, profile: str | None = None) -> S3Storage:
@@ -225,13 +341,13 @@ class S3Storage:
                 f"s3://{bucket}/{key} is {info.size} bytes, over MAX_VIDEO_BYTES={max_bytes}"
             )
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        reclaim_temp_dirs(self.tmp_dir)
         free = shutil.disk_usage(self.tmp_dir).free
         if info.size > free:
             raise ConfigurationError(
                 f"{self.tmp_dir} has {free} bytes free, the video needs {info.size}"
             )
-        workdir = Path(tempfile.mkdtemp(prefix="vidpipe-", dir=self.tmp_dir))
-        try:
+        with owned_temp_dir(self.tmp_dir) as workdir:
             suffix = Path(key).suffix.lower() or ".mp4"
             target = workdir / f"video{suffix}"
             extra = {"VersionId": info.version_id} if info.version_id else None
@@ -247,12 +363,11 @@ class S3Storage:
                     f"s3://{bucket}/{key} grew past MAX_VIDEO_BYTES={max_bytes} while downloading"
                 )
             yield target
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     # ---- writes ------------------------------------------------------------------------------
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         """``PutObject`` of a small object held in memory."""
+        self._check_write(bucket, key)
         self._call(
             f"s3://{bucket}/{key}",
             lambda: self.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type),
@@ -286,7 +401,9 @@ class S3Storage:
         Raises:
             StorageUnavailableError: S3 kept failing.
             ConfigurationError: the bucket does not exist.
+            WriteOutsideFolderError: outside :meth:`confined`'s folder.
         """
+        self._check_write(bucket, key)
         config = TransferConfig(
             multipart_threshold=chunk_size,
             multipart_chunksize=chunk_size,
@@ -312,6 +429,8 @@ class S3Storage:
 
     def delete_keys(self, bucket: str, keys: list[str]) -> None:
         """``DeleteObjects`` in chunks of 1000 (S3's limit per request)."""
+        for key in keys:
+            self._check_write(bucket, key)
         for i in range(0, len(keys), 1000):
             chunk = [{"Key": k} for k in keys[i : i + 1000]]
             self._call(
@@ -342,7 +461,12 @@ class ParallelUploader:
         self.bytes_uploaded = 0
 
     def submit(self, key: str, data: bytes, content_type: str) -> None:
-        """Queue one object for upload."""
+        """Queue one object for upload.
+
+        Raises:
+            WriteOutsideFolderError: outside the storage's confined folder.
+        """
+        self._storage._check_write(self._bucket, key)
         fut = self._pool.submit(self._storage.put_bytes, self._bucket, key, data, content_type)
         with self._lock:
             self._futures.append((key, fut))

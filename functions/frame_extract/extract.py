@@ -64,6 +64,9 @@ class ExtractParams:
         min_frames: below this many scenes, evenly spaced frames are taken instead.
         jpeg_quality: JPEG quality 1-100.
         buffer_bytes: memory for middle-frame candidates (``KEYFRAME_BUFFER_MB``).
+        max_keyframes: most key frames (scenes) produced (``MAX_KEYFRAMES``): once the open scene
+            is the last one allowed, further cuts are ignored and it runs to the end. The fallback
+            takes ``min_frames``, which may not exceed it.
     """
 
     detector: Detector = Detector.CONTENT
@@ -72,6 +75,13 @@ class ExtractParams:
     min_frames: int = 3
     jpeg_quality: int = 90
     buffer_bytes: int = 128 * 1024 * 1024
+    max_keyframes: int = 200
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_frames <= self.max_keyframes:
+            raise ValueError(
+                f"min_frames {self.min_frames} must be 1-{self.max_keyframes} (MAX_KEYFRAMES)"
+            )
 
     def make_detector(self) -> SceneDetector:
         """The configured PySceneDetect detector."""
@@ -113,12 +123,14 @@ class ExtractResult:
         keyframes: the key frames in scene order (already handed to ``on_keyframe``).
         decoded_frames: frames decoded.
         seconds: wall time of detection and selection.
+        cuts_ignored: cuts past ``max_keyframes`` scenes, not turned into scenes.
     """
 
     manifest: dict[str, Any]
     keyframes: list[KeyFrame] = field(default_factory=list)
     decoded_frames: int = 0
     seconds: float = 0.0
+    cuts_ignored: int = 0
 
 
 class MiddleFrameSelector:
@@ -361,6 +373,7 @@ def extract_keyframes(
     scenes: list[tuple[int, int, int, bytes]] = []  # (start, end, pick, jpeg)
     emitted: list[KeyFrame] = []
     scene_start = 0
+    cuts_ignored = 0
 
     def to_keyframe(i: int, pick: int, jpeg: bytes) -> KeyFrame:
         return KeyFrame(scene_index=i, frame=pick, time_s=_round(pick / fps), jpeg=jpeg)
@@ -384,8 +397,11 @@ def extract_keyframes(
         last_frame[:] = [(index, frame)]
 
     def on_cut(cut: int) -> None:
-        nonlocal scene_start
+        nonlocal scene_start, cuts_ignored
         if cut <= scene_start:
+            return
+        if len(scenes) + 1 >= params.max_keyframes:  # the open scene is the last one allowed
+            cuts_ignored += 1
             return
         pick, frame = selector.close(cut)
         jpeg = encode_jpeg(frame, quality=params.jpeg_quality, display_size=display)
@@ -455,6 +471,7 @@ def extract_keyframes(
         keyframes=keyframes,
         decoded_frames=decoded,
         seconds=time.perf_counter() - started,
+        cuts_ignored=cuts_ignored,
     )
 
 

@@ -16,6 +16,7 @@ from shared.manifest import FrameManifest
 from shared.messages import VideoJob
 from shared.observability import MetricUnit
 from shared.stages import Stage
+from shared.video import inspect_video
 
 
 def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
@@ -26,8 +27,9 @@ def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
 
     Raises:
         VideoMissingError: the object is missing, or the ``videos`` row says not downloaded.
-        VideoTooLargeError: over ``MAX_VIDEO_BYTES``.
+        VideoTooLargeError: over ``MAX_VIDEO_BYTES``, or frames over ``MAX_VIDEO_PIXELS``.
         CorruptVideoError: not a video, or truncated.
+        UnsupportedCodecError: a codec the image cannot decode.
         InvalidMessageError: bad ``options``.
         StorageUnavailableError, StatusStoreUnavailableError: transient.
         OutOfTimeError: the deadline came during decoding.
@@ -48,6 +50,7 @@ def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         raise VideoMissingError(f"{job.label} is registered but not downloaded yet")
 
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
+        inspect_video(path, max_pixels=settings.max_video_pixels)
         if video is None or not video.is_downloaded:
             ctx.status.mark_downloaded(job.platform, job.shortcode)
         bytes_read = path.stat().st_size
@@ -79,6 +82,7 @@ def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         metrics={
             "frames": count,
             "decoded_frames": result.decoded_frames,
+            "cuts_ignored": result.cuts_ignored,
             "fallback": manifest.fallback,
             "seconds": round(result.seconds, 3),
             "bytes_read": bytes_read,

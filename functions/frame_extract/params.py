@@ -37,13 +37,21 @@ def params_from(
     The threshold defaults to ``SCENE_THRESHOLD`` for the content detector and
     ``ADAPTIVE_THRESHOLD`` for the adaptive one.
 
+    No message can ask for more than ``MAX_KEYFRAMES`` key frames: ``min_frames`` above it is
+    refused, and :func:`~functions.frame_extract.extract.extract_keyframes` ignores cuts past it.
+
     Raises:
-        InvalidMessageError: unknown or invalid option.
+        InvalidMessageError: unknown or invalid option, or ``min_frames`` over ``MAX_KEYFRAMES``.
     """
     try:
         opts = FrameExtractOptions.model_validate(options or {})
     except ValidationError as exc:
         raise InvalidMessageError(f"invalid frame-extract options: {exc}") from exc
+    if opts.min_frames is not None and opts.min_frames > settings.max_keyframes:
+        raise InvalidMessageError(
+            f"invalid frame-extract options: min_frames {opts.min_frames} is over "
+            f"MAX_KEYFRAMES={settings.max_keyframes}, the most key frames a video may produce"
+        )
     detector = opts.detector or settings.scene_detector
     return ExtractParams(
         detector=detector,
@@ -54,4 +62,5 @@ def params_from(
         min_frames=opts.min_frames or settings.min_frames,
         jpeg_quality=settings.jpeg_quality,
         buffer_bytes=settings.keyframe_buffer_mb * 1024 * 1024,
+        max_keyframes=settings.max_keyframes,
     )

@@ -2,7 +2,8 @@
 
 The variables keep the names they have always had (no common prefix): ``MIN_FRAMES``,
 ``SCENE_DETECTOR``, ``SCENE_THRESHOLD``, ``ADAPTIVE_THRESHOLD``, ``MIN_SCENE_LEN_FRAMES``,
-``JPEG_QUALITY``, ``KEYFRAME_BUFFER_MB`` (docs/settings.md, docs/stages/frame-extract.md).
+``JPEG_QUALITY``, ``KEYFRAME_BUFFER_MB``, ``MAX_KEYFRAMES`` (docs/settings.md,
+docs/stages/frame-extract.md).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.config import StageSettings
 
@@ -42,6 +43,8 @@ class FrameExtractSettings(StageSettings):
         min_scene_len_frames: the shortest scene in frames, PySceneDetect's default 15.
         jpeg_quality: key-frame JPEG quality, 1-100.
         keyframe_buffer_mb: memory for candidate key frames waiting for their scene to close, MB.
+        max_keyframes: most key frames one video may produce (``MAX_KEYFRAMES``); ``MIN_FRAMES``
+            and a message's ``min_frames`` may not exceed it, and cuts past it are ignored.
     """
 
     min_frames: MinFrames = 3
@@ -51,6 +54,13 @@ class FrameExtractSettings(StageSettings):
     min_scene_len_frames: MinSceneLen = 15
     jpeg_quality: int = Field(90, ge=1, le=100)
     keyframe_buffer_mb: int = Field(128, ge=16, le=4096)
+    max_keyframes: MinFrames = 200
+
+    @model_validator(mode="after")
+    def _check(self) -> FrameExtractSettings:
+        if self.min_frames > self.max_keyframes:
+            raise ValueError("MIN_FRAMES must not exceed MAX_KEYFRAMES")
+        return self
 
     def threshold_for(self, detector: Detector) -> float:
         """The configured threshold of ``detector``."""

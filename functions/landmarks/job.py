@@ -15,6 +15,7 @@ from shared.messages import VideoJob
 from shared.observability import MetricUnit
 from shared.stages import Stage
 from shared.storage import S3Storage
+from shared.video import inspect_video
 
 
 def settings_config(settings: LandmarksSettings) -> LandmarksConfig:
@@ -68,7 +69,9 @@ def landmarks_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     """Extract landmark sequences for one video (the stage's job for ``run_batch``).
 
     Raises:
-        VideoMissingError, VideoTooLargeError, CorruptVideoError: permanent.
+        VideoMissingError, VideoTooLargeError, CorruptVideoError: permanent
+            (``ResolutionTooLargeError`` over ``MAX_VIDEO_PIXELS``, ``UnsupportedCodecError`` for a
+            codec the image cannot decode).
         InvalidMessageError: bad ``options["landmarks"]``.
         StorageUnavailableError, StatusStoreUnavailableError: transient.
         ConfigurationError: ``LANDMARKS_CONFIG``/``LANDMARKS_PRESET`` is invalid.
@@ -81,6 +84,7 @@ def landmarks_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     bucket = settings.s3_bucket_frames
     prefix = VideoLayout(job.platform, job.shortcode).stage(Stage.LANDMARKS)
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
+        inspect_video(path, max_pixels=settings.max_video_pixels)
         bytes_read = path.stat().st_size
         result = extract_landmarks(
             path,

@@ -21,6 +21,7 @@ configured prices per million tokens.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -48,6 +49,8 @@ class InvalidObservationError(PermanentError):
     """Gemini's answer stayed invalid after one corrective retry."""
 
 
+#: The prompt holds numbers only (fps, duration), never a string from a message or an S3 key: the
+#: clip's name is set on the observation after Gemini answers (no user text can reach the model).
 PROMPT = f"""You are a sports analyst. Watch this clip and report a physics observation as JSON
 in the given schema, one sample every 1/{{fps:g}} s from t_s = 0 (t_s in seconds, increasing).
 Positions are normalised to the video frame: x from 0 (left edge) to 1 (right edge), y from 0
@@ -56,8 +59,9 @@ order: zone = 7 * floor(7 * y) + floor(7 * x) + 1 (zone 1 top-left, 49 bottom-ri
 must contain its x, y. Give each player a track_id that stays the same for the whole clip, a
 team (A or B, never changing for a track) and a role (player or goalkeeper). For the ball give
 its position and zone, the holder's track_id (null when nobody holds it) and in_flight (true
-while it travels through the air; a held ball is never in flight). The clip is "{{clip}}",
-{{duration:.3f}} s long: set clip, duration_s = {{duration:.3f}} and sample_fps = {{fps:g}}."""
+while it travels through the air; a held ball is never in flight). The clip is
+{{duration:.3f}} s long: set duration_s = {{duration:.3f}} and sample_fps = {{fps:g}}, and leave
+clip empty (it is filled in afterwards)."""
 
 
 @dataclass
@@ -121,6 +125,12 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] | None = None
+
+
+def upload_display_name(clip: str) -> str:
+    """The uploaded file's display name: a digest of the clip's name, not the name itself, so no
+    string from a message reaches Gemini (it still tells uploads of one clip apart)."""
+    return "vidpipe-" + hashlib.sha256(clip.encode("utf-8")).hexdigest()[:16]
 
 
 def _translate(exc: Exception, what: str) -> Exception:
@@ -230,7 +240,9 @@ class GeminiAnalyzer:
             "files.upload",
             lambda: self.client.files.upload(
                 file=str(path),
-                config=types.UploadFileConfig(mime_type="video/mp4", display_name=clip[:128]),
+                config=types.UploadFileConfig(
+                    mime_type="video/mp4", display_name=upload_display_name(clip)
+                ),
             ),
         )
         cache_name: str | None = None
@@ -240,7 +252,7 @@ class GeminiAnalyzer:
                 file_data=types.FileData(file_uri=active.uri, mime_type=active.mime_type),
                 video_metadata=types.VideoMetadata(fps=self.fps),
             )
-            prompt = PROMPT.format(fps=self.fps, clip=clip, duration=duration_s)
+            prompt = PROMPT.format(fps=self.fps, duration=duration_s)
             if self.use_cache:
                 try:
                     cache = self.client.caches.create(
@@ -301,7 +313,7 @@ class GeminiAnalyzer:
             obs, problems = validate(text, clip_duration_s=duration_s)
             if obs is not None:
                 return GeminiResult(
-                    observation=obs,
+                    observation=obs.model_copy(update={"clip": clip}),
                     model=self.model,
                     attempts=attempt,
                     cached=cache_name is not None,

@@ -18,7 +18,7 @@ from shared.messages import VideoJob
 from shared.observability import MetricUnit
 from shared.secrets import resolve_secret
 from shared.stages import Stage
-from shared.video import open_video, video_info
+from shared.video import inspect_video, open_video, video_info
 
 
 def gemini_api_key(settings: PhysicsSettings) -> str:
@@ -93,7 +93,9 @@ def physics_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     """Analyse one video; write ``physics/physics.json`` and ``physics/events.json``.
 
     Raises:
-        VideoMissingError, VideoTooLargeError, VideoTooLongError, CorruptVideoError: permanent.
+        VideoMissingError, VideoTooLargeError, VideoTooLongError, CorruptVideoError: permanent
+            (``ResolutionTooLargeError`` over ``MAX_VIDEO_PIXELS``, ``UnsupportedCodecError`` for a
+            codec the image cannot decode).
         GeminiUnavailableError, StorageUnavailableError: transient.
         GeminiRejectedError, InvalidObservationError: permanent.
         ConfigurationError: no Gemini key.
@@ -105,6 +107,7 @@ def physics_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     analyzer = make_analyzer(stage)
     ctx.deadline.check()
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
+        inspect_video(path, max_pixels=settings.max_video_pixels, decode_check=False)
         physics, events, result = analyze_file(
             analyzer, path, clip=job.key, max_duration_s=stage.max_duration_s
         )

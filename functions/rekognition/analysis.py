@@ -313,7 +313,7 @@ def analyze_video(
         interval_picks,
         manifest_picks,
         prepare_image,
-        read_frames,
+        read_images,
         video_facts,
     )
 
@@ -334,8 +334,9 @@ def analyze_video(
             duration, fps, max_frames=max_frames, min_interval_s=min_interval_s, windows=windows
         )
         source = "interval"
-    decoded = read_frames(path, [p.frame for p in picks])
-    images = {p: prepare_image(decoded[p.frame]) for p in picks if p.frame in decoded}
+    # encoded as decoded: one full frame in memory at a time, not every pick at once
+    encoded = read_images(path, [p.frame for p in picks], prepare_image)
+    images = {p: encoded[p.frame] for p in picks if p.frame in encoded}
     if on_picks is not None:
         on_picks(len(images))
     answers, saved = run_calls(

@@ -20,6 +20,7 @@ for ``Image.Bytes``, "Amazon Rekognition Image limits" in the Developer Guide).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,14 +132,19 @@ def manifest_picks(
     ]
 
 
-def read_frames(path: Path | str, frames: list[int]) -> dict[int, np.ndarray]:
-    """Decode the wanted 0-based frames in one sequential pass (others are grabbed, not converted).
+def read_images(
+    path: Path | str, frames: list[int], encode: Callable[[np.ndarray], bytes]
+) -> dict[int, bytes]:
+    """Decode the wanted 0-based frames in one sequential pass (others are grabbed, not
+    converted) and encode each (``encode``, e.g. :func:`prepare_image`) as soon as it is decoded,
+    keeping only the bytes: one decoded frame is held at a time, so memory does not grow with the
+    number of frames times their size (docs/benchmarks.md, "Memory").
 
     Raises:
         CorruptVideoError: the file is not a readable video.
     """
     wanted = set(frames)
-    out: dict[int, np.ndarray] = {}
+    out: dict[int, bytes] = {}
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
@@ -149,7 +155,8 @@ def read_frames(path: Path | str, frames: list[int]) -> dict[int, np.ndarray]:
             if i in wanted:
                 ok, img = cap.retrieve()
                 if ok:
-                    out[i] = img
+                    out[i] = encode(img)
+                del img
             i += 1
     finally:
         cap.release()

@@ -16,6 +16,7 @@ from shared.messages import VideoJob
 from shared.observability import MetricUnit
 from shared.rekognition import Rekognition
 from shared.stages import Stage
+from shared.video import inspect_video
 
 
 def make_rekognition(settings: Settings, stage: RekognitionSettings) -> Rekognition:
@@ -49,7 +50,9 @@ def rekognition_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     Uses frame-extract's ``frames/manifest.json`` for the scenes when it exists.
 
     Raises:
-        VideoMissingError, VideoTooLargeError, VideoTooLongError, CorruptVideoError: permanent.
+        VideoMissingError, VideoTooLargeError, VideoTooLongError, CorruptVideoError: permanent
+            (``ResolutionTooLargeError`` over ``MAX_VIDEO_PIXELS``, ``UnsupportedCodecError`` for a
+            codec the image cannot decode).
         RekognitionUnavailableError, StorageUnavailableError: transient.
         ConfigurationError: no credentials or access to Rekognition (retried, then DLQ).
         OutOfTimeError: the deadline came between frames.
@@ -65,6 +68,7 @@ def rekognition_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     except VideoMissingError:
         manifest = None
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
+        inspect_video(path, max_pixels=settings.max_video_pixels)
         analysis = analyze_video(
             path,
             make_rekognition(settings, stage),

@@ -293,3 +293,27 @@ def test_the_same_upload_runs_once_and_a_new_upload_runs_again(pipe, runtime, tm
     [again] = pipe.events()
     assert again["upload_id"] != done["upload_id"]
     assert runtime.status.get_video("instagram", "Cx1").frame_count == 3
+
+
+def test_a_completion_event_that_failed_to_publish_is_sent_by_the_redelivery(
+    pipe, runtime, synth_clip
+):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    published = [0]
+
+    def fail_once(**_: Any) -> None:
+        published[0] += 1
+        if published[0] == 1:
+            raise RuntimeError("SNS unreachable")
+
+    sns = aws.client("sns", runtime.settings)
+    sns.meta.events.register("provide-client-params.sns.Publish", fail_once)
+    pipe.send("pipeline", real_etag_event(runtime, "instagram/Cx1/video.mp4"))
+    pipe.drain()
+    plan = runtime.status.get_plan("instagram", "Cx1")
+    assert plan.state == PlanState.SUCCEEDED and plan.notified
+    assert pipe.states("Cx1")["frame-extract"].attempts == 1
+    assert published[0] == 2
+    [event] = pipe.events()
+    assert event["finished_at"] == plan.finished_at.isoformat()

@@ -49,6 +49,8 @@ class FakeGemini:
         self.cache_too_small = cache_too_small
         self.requests: list[tuple[str, str]] = []
         self.generate_bodies: list[dict[str, Any]] = []
+        #: the metadata of each upload's ``start`` request (display name, MIME type)
+        self.upload_requests: list[Any] = []
         self.deleted: list[str] = []
         self.uploads = 0
 
@@ -61,6 +63,7 @@ class FakeGemini:
         command = request.headers.get("x-goog-upload-command", "")
         if request.method == "POST" and path.startswith("/upload/"):
             if "start" in command:
+                self.upload_requests.append(json.loads(request.content or b"{}"))
                 return httpx.Response(
                     200,
                     json={},

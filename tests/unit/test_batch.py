@@ -32,7 +32,7 @@ def handoffs(rt: Runtime, names: list[str]) -> list[dict[str, str]]:
         {
             "shortcode": name,
             "platform": "p",
-            "bucket": "vidpipe-test",
+            "bucket": rt.settings.s3_bucket_videos,
             "key": f"p/{name}/video.mp4",
             "upload_id": "etag-1",
         }

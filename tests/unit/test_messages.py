@@ -140,3 +140,36 @@ def test_bad_bodies_are_refused_with_a_clear_error(body, error, match):
 def test_keys_outside_the_layout_are_permanent_errors(key):
     with pytest.raises(InvalidIdentifierError):
         parse(s3_body(key))
+
+
+# ---------------------------------------------------------------- bounded parsing (issue 13)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 200_000, '{"a": ' * 100_000, '{"Records": [' + "[" * 50 + "]" * 50 + "]}"],
+    ids=["deep-array", "deep-object", "deep-records"],
+)
+def test_deep_nesting_is_a_permanent_error_not_a_recursion_error(body):
+    # before: json.loads raised RecursionError, which was retried to the DLQ unrecorded
+    with pytest.raises(InvalidMessageError, match="nests deeper than 32"):
+        parse_body(body, default_bucket="b")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    body = json.dumps({"shortcode": "a", "platform": "p", "options": {"x": {"k": "[[[[" * 40}}})
+    [job] = parse_body(body, default_bucket="b").jobs
+    assert job.options == {"x": {"k": "[[[[" * 40}}
+
+
+def test_an_oversized_body_is_refused_before_parsing():
+    body = json.dumps({"shortcode": "a", "platform": "p", "x": "y" * (1024 * 1024)})
+    with pytest.raises(InvalidMessageError, match="over the limit of 1048576"):
+        parse_body(body, default_bucket="b")
+
+
+def test_an_envelope_is_unwrapped_once_only():
+    inner = json.dumps({"Type": "Notification", "Message": json.dumps({"shortcode": "a"})})
+    outer = json.dumps({"Type": "Notification", "Message": inner})
+    with pytest.raises(InvalidMessageError, match="inside an SNS notification"):
+        parse_body(outer, default_bucket="b")

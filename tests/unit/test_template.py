@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from shared.errors import InvalidIdentifierError
+from shared.layout import VideoLayout
 from shared.messages import VIDEO_EXTENSIONS
-from shared.stages import ENTRY_HANDLER, STAGES
+from shared.stages import ENTRY_HANDLER, STAGES, spec
 from vidpipe.template import load_template, stage_queues, video_suffixes
 
 T = load_template()
@@ -157,3 +161,102 @@ def test_every_function_has_the_metadata_sam_build_needs():
         assert meta["DockerTag"], name
         metadata[name] = meta
     assert len({tuple(sorted(m.items())) for m in metadata.values()}) == 1
+
+
+# ---------------------------------------------------------------- IAM: confinement (issue 13)
+
+#: SAM policy templates that grant writes, each on a whole bucket.
+_WRITE_TEMPLATES = {"S3CrudPolicy", "S3WritePolicy", "S3FullAccessPolicy"}
+
+
+def _is_s3_write(action: str) -> bool:
+    action = action.lower()
+    return action in {"s3:*", "*"} or action.startswith(
+        ("s3:put", "s3:delete", "s3:abort", "s3:restore", "s3:replicate", "s3:create")
+    )
+
+
+def _resolve(node: Any, params: dict[str, str], separate: bool) -> Any:
+    """Fn::If / Ref / Fn::Sub with the given parameter values."""
+    if isinstance(node, dict):
+        if "Ref" in node:
+            return params.get(node["Ref"], node["Ref"])
+        if "Fn::If" in node:
+            cond, yes, no = node["Fn::If"]
+            assert cond == "SeparateFramesBucket"
+            return _resolve(yes if separate else no, params, separate)
+        if "Fn::Sub" in node:
+            sub = node["Fn::Sub"]
+            text, variables = (sub, {}) if isinstance(sub, str) else sub
+            values = {"AWS::Partition": "aws", **params}
+            values |= {k: _resolve(v, params, separate) for k, v in variables.items()}
+            return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], text)
+        return {k: _resolve(v, params, separate) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, params, separate) for v in node]
+    return node
+
+
+def _matches(pattern: str, arn: str) -> bool:
+    """IAM resource matching: ``*`` is any run of characters, ``/`` included."""
+    return re.fullmatch(".*".join(re.escape(p) for p in pattern.split("*")), arn) is not None
+
+
+def _write_resources(function: str, separate: bool) -> list[str]:
+    params = {"VideosBucketName": "videos", "FramesBucketName": "results" if separate else ""}
+    out: list[str] = []
+    for policy in RESOURCES[function]["Properties"]["Policies"]:
+        assert not (set(policy) & _WRITE_TEMPLATES), f"{function}: {policy}"
+        for st in _resolve(policy, params, separate).get("Statement", []):
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            if st["Effect"] == "Allow" and any(_is_s3_write(a) for a in actions):
+                res = st["Resource"]
+                out.extend(res if isinstance(res, list) else [res])
+    return out
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["one-bucket", "separate-results"])
+def test_the_entry_may_delete_only_in_stage_folders(separate):
+    # a re-upload clears the earlier upload's outputs, and nothing else
+    results = "results" if separate else "videos"
+    [entry] = [q for q in stage_queues(T) if q.is_entry]
+    writable = _write_resources(entry.function, separate)
+    assert sorted(writable) == sorted(
+        f"arn:aws:s3:::{results}/*/*/{s.folder}/*" for s in STAGES.values()
+    )
+    for key in ("instagram/Cx1/video.mp4", "p/s/x/y.mkv"):
+        assert not any(_matches(r, f"arn:aws:s3:::videos/{key}") for r in writable), key
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["one-bucket", "separate-results"])
+@pytest.mark.parametrize(
+    "queue", [q for q in stage_queues(T) if not q.is_entry], ids=lambda q: q.stage
+)
+def test_no_function_can_write_or_delete_a_video(queue, separate):
+    results = "results" if separate else "videos"
+    writable = _write_resources(queue.function, separate)
+    assert writable, queue.function
+    folder = spec(queue.stage).folder
+    # every write grant is the stage's own folder of some video, in the results bucket
+    assert writable == [f"arn:aws:s3:::{results}/*/*/{folder}/*"]
+    videos = ["instagram/Cx1/video.mp4", "tiktok/a_b-1/my clip+final.mov", "p/s/x/y.mkv"]
+    for key in videos:
+        assert not any(_matches(r, f"arn:aws:s3:::videos/{key}") for r in writable), key
+    # and the stage can still write its own outputs
+    own = VideoLayout("instagram", "Cx1").key(queue.stage, "out.json")
+    assert any(_matches(r, f"arn:aws:s3:::{results}/{own}") for r in writable)
+    other = VideoLayout("instagram", "Cx1").key(
+        next(s for s in STAGES if str(s) != queue.stage), "out.json"
+    )
+    assert not any(_matches(r, f"arn:aws:s3:::{results}/{other}") for r in writable)
+
+
+def test_video_keys_can_never_lie_in_a_writable_folder():
+    # the write grants rely on it: a video key is {platform}/{shortcode}/{file}, never inside a
+    # stage folder (shared/confine.py refuses such keys from direct jobs)
+    from shared.confine import output_folders
+    from shared.messages import parse_video_key
+
+    for folder in output_folders():
+        with pytest.raises(InvalidIdentifierError):
+            parse_video_key(f"p/s/{folder}/video.mp4")
