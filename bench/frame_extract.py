@@ -17,7 +17,8 @@ Usage::
     pip install -e '.[bench]'
     python bench/frame_extract.py [--repeat 3] [--seconds 60]
 
-Prints a table with medians and the ratios, and writes it to bench/results/frame_extract.md.
+Prints a table with medians and the ratios, then the time the previews (GIF and contact sheet)
+add to extraction on the main clip, and writes both to bench/results/frame_extract.md.
 """
 
 from __future__ import annotations
@@ -162,6 +163,32 @@ def tools(video: Path, out: Path) -> dict[str, list[str]]:
     }
 
 
+def preview_overhead(video: Path, repeat: int) -> str:
+    """What frame-extract's previews (``preview.gif`` and ``contact_sheet.jpg``, default
+    settings) add to its wall time, in this process: median seconds of ``extract_keyframes``
+    and of ``keyframe_previews`` on its key frames, and their ratio (one markdown line)."""
+    import time
+
+    from functions.frame_extract.extract import ExtractParams, extract_keyframes
+    from functions.frame_extract.previews import keyframe_previews
+
+    extract_s, preview_s = [], []
+    count = 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = extract_keyframes(video, ExtractParams(), platform="bench", shortcode="clip")
+        t1 = time.perf_counter()
+        keyframe_previews(result.keyframes)
+        preview_s.append(time.perf_counter() - t1)
+        extract_s.append(t1 - t0)
+        count = len(result.keyframes)
+    ext, pre = statistics.median(extract_s), statistics.median(preview_s)
+    return (
+        f"Previews on {video.name} ({count} key frames): extraction {ext:.2f} s, previews "
+        f"{pre:.3f} s, **{100 * pre / ext:.1f} %** of extraction (median of {repeat})."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool (median reported)")
@@ -208,6 +235,7 @@ def main() -> None:
             *rows,
         ]
     )
+    table += "\n\n" + preview_overhead(clip, args.repeat)
     (RESULTS / "frame_extract.md").write_text(table + "\n")
     print(table)
 

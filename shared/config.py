@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     pipeline_queue_urls: dict[str, str] = Field(default_factory=dict)
     pipeline_completion_topic_arn: str | None = None
     max_receive_count: int = Field(5, ge=1, le=1000)
+    # --- previews (docs/previews.md) ---------------------------------------------------------
+    previews: bool = True
+    preview_width_px: int = Field(480, ge=64, le=1920)
 
     # --- observability -----------------------------------------------------------------------
     debug: bool = False

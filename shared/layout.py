@@ -11,6 +11,18 @@ under its own folder (from the stage registry, :mod:`shared.stages`) in the resu
     {platform}/{shortcode}/physics/physics.json       physics observation
     {platform}/{shortcode}/physics/events.json        physics events and statistics
 
+and the pictures people look at (docs/previews.md; none of them when ``PREVIEWS`` is off)::
+
+    {platform}/{shortcode}/frames/preview.gif           key frames in scene order, animated
+    {platform}/{shortcode}/frames/contact_sheet.jpg     key frames with scene index and timecode
+    {platform}/{shortcode}/landmarks/preview.gif        pose skeleton over the sampled frames
+    {platform}/{shortcode}/landmarks/trajectories.png   wrists, ankles, hip midpoint over time
+    {platform}/{shortcode}/rekognition/storyboard.jpg   analysed frames with labels and faces
+    {platform}/{shortcode}/physics/court.png            zone grid, paths, passes, turnovers, shots
+    {platform}/{shortcode}/physics/possession.png       possession timeline per team
+    {platform}/{shortcode}/summary.txt                  the video's outcome, plain text
+    {platform}/{shortcode}/report.html                  the video's report (relative links)
+
 Identifiers must already be validated (:func:`shared.messages.validate_platform` and
 ``validate_shortcode``); nothing here checks them again.
 """
@@ -27,6 +39,22 @@ LANDMARKS_JSON = "landmarks.json"
 REKOGNITION_ANALYSIS = "analysis.json"
 PHYSICS_OBSERVATION = "physics.json"
 PHYSICS_EVENTS = "events.json"
+PREVIEW_GIF = "preview.gif"
+CONTACT_SHEET = "contact_sheet.jpg"
+LANDMARKS_TRAJECTORIES = "trajectories.png"
+REKOGNITION_STORYBOARD = "storyboard.jpg"
+PHYSICS_COURT = "court.png"
+PHYSICS_POSSESSION = "possession.png"
+SUMMARY_TXT = "summary.txt"
+REPORT_HTML = "report.html"
+
+#: The preview files each stage writes in its folder (when previews are on).
+PREVIEW_FILES: dict[Stage, tuple[str, ...]] = {
+    Stage.FRAME_EXTRACT: (PREVIEW_GIF, CONTACT_SHEET),
+    Stage.LANDMARKS: (PREVIEW_GIF, LANDMARKS_TRAJECTORIES),
+    Stage.REKOGNITION: (REKOGNITION_STORYBOARD,),
+    Stage.PHYSICS: (PHYSICS_COURT, PHYSICS_POSSESSION),
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +114,65 @@ class VideoLayout:
     def physics_events(self) -> str:
         """``physics/events.json``."""
         return self.key(Stage.PHYSICS, PHYSICS_EVENTS)
+
+    @property
+    def frames_preview_gif(self) -> str:
+        """``frames/preview.gif``."""
+        return self.key(Stage.FRAME_EXTRACT, PREVIEW_GIF)
+
+    @property
+    def contact_sheet(self) -> str:
+        """``frames/contact_sheet.jpg``."""
+        return self.key(Stage.FRAME_EXTRACT, CONTACT_SHEET)
+
+    @property
+    def landmarks_preview_gif(self) -> str:
+        """``landmarks/preview.gif``."""
+        return self.key(Stage.LANDMARKS, PREVIEW_GIF)
+
+    @property
+    def landmarks_trajectories(self) -> str:
+        """``landmarks/trajectories.png``."""
+        return self.key(Stage.LANDMARKS, LANDMARKS_TRAJECTORIES)
+
+    @property
+    def rekognition_storyboard(self) -> str:
+        """``rekognition/storyboard.jpg``."""
+        return self.key(Stage.REKOGNITION, REKOGNITION_STORYBOARD)
+
+    @property
+    def physics_court(self) -> str:
+        """``physics/court.png``."""
+        return self.key(Stage.PHYSICS, PHYSICS_COURT)
+
+    @property
+    def physics_possession(self) -> str:
+        """``physics/possession.png``."""
+        return self.key(Stage.PHYSICS, PHYSICS_POSSESSION)
+
+    def previews(self, stage: Stage | str) -> list[str]:
+        """The keys of the preview files ``stage`` writes (:data:`PREVIEW_FILES`)."""
+        return [self.key(stage, name) for name in PREVIEW_FILES[Stage(stage)]]
+
+    @property
+    def summary(self) -> str:
+        """``summary.txt``, the video's plain-text summary (beside the stage folders)."""
+        return self.base + SUMMARY_TXT
+
+    @property
+    def report(self) -> str:
+        """``report.html``, the video's report (beside the stage folders)."""
+        return self.base + REPORT_HTML
+
+    def relative(self, key: str) -> str:
+        """``key`` relative to :attr:`base` (the link a report at ``base`` uses).
+
+        Raises:
+            ValueError: ``key`` is not under this video's prefix.
+        """
+        if not key.startswith(self.base):
+            raise ValueError(f"{key!r} is not under {self.base!r}")
+        return key[len(self.base) :]
 
 
 def frame_file(index: int) -> str:

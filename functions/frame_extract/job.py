@@ -6,24 +6,31 @@ Receives its collaborators (storage, status store, deadline) through
 
 from __future__ import annotations
 
+import time
+
 from functions.frame_extract.extract import ExtractResult, extract_keyframes
 from functions.frame_extract.params import params_from
+from functions.frame_extract.previews import keyframe_previews, preview_params
 from functions.frame_extract.settings import FrameExtractSettings
 from shared.batch import JobContext, JobOutcome
 from shared.errors import VideoMissingError
-from shared.layout import VideoLayout, s3_uri
+from shared.layout import CONTACT_SHEET, PREVIEW_GIF, VideoLayout, s3_uri
 from shared.manifest import FrameManifest
 from shared.messages import VideoJob
 from shared.observability import MetricUnit
 from shared.stages import Stage
 from shared.video import inspect_video
 
+_CONTENT_TYPES = {PREVIEW_GIF: "image/gif", CONTACT_SHEET: "image/jpeg"}
+
 
 def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     """Run frame extraction for one video (the stage's job for :func:`shared.batch.run_batch`).
 
     Writes ``frames/{index}.jpg`` as scenes close (parallel uploads while decoding goes on), then
-    ``frames/manifest.json`` last, so a manifest always describes a complete set.
+    ``frames/manifest.json`` last, so a manifest always describes a complete set. With
+    previews on, ``frames/preview.gif`` and ``frames/contact_sheet.jpg`` come from the key frames
+    in memory just before the manifest.
 
     Raises:
         VideoMissingError: the object is missing, or the ``videos`` row says not downloaded.
@@ -35,9 +42,9 @@ def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         OutOfTimeError: the deadline came during decoding.
     """
     settings, storage = ctx.settings, ctx.storage
-    params = params_from(
-        ctx.settings_for(FrameExtractSettings), job.options.get(str(Stage.FRAME_EXTRACT))
-    )
+    stage_settings = ctx.settings_for(FrameExtractSettings)
+    params = params_from(stage_settings, job.options.get(str(Stage.FRAME_EXTRACT)))
+    previews = preview_params(settings, stage_settings)
     bucket = settings.s3_bucket_frames
     layout = VideoLayout(job.platform, job.shortcode)
     prefix = layout.stage(Stage.FRAME_EXTRACT)
@@ -65,11 +72,24 @@ def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
             )
             uploads.wait()
     count = len(result.keyframes)
-    # Frames of an earlier, longer run would otherwise outlive the new manifest.
+    # Frames of an earlier, longer run would otherwise outlive the new manifest (and its
+    # pictures a run with previews off).
     wanted = {prefix + kf.file for kf in result.keyframes}
-    stale = [k for k in storage.list_keys(bucket, prefix) if k.endswith(".jpg") and k not in wanted]
+    old_previews = set(layout.previews(Stage.FRAME_EXTRACT)) if previews is None else set()
+    stale = [
+        k
+        for k in storage.list_keys(bucket, prefix)
+        if (_is_frame_jpeg(k[len(prefix) :]) and k not in wanted) or k in old_previews
+    ]
     if stale:
         storage.delete_keys(bucket, stale)
+    preview_s = 0.0
+    if previews is not None and result.keyframes:
+        # from the key frames' JPEGs in memory: no second decode of the video
+        started = time.perf_counter()
+        for name, data in keyframe_previews(result.keyframes, previews).items():
+            storage.put_bytes(bucket, prefix + name, data, _CONTENT_TYPES[name])
+        preview_s = time.perf_counter() - started
     manifest = FrameManifest.parse(result.manifest)
     storage.put_json(bucket, layout.frame_manifest, manifest.model_dump(mode="json"))
 
@@ -87,5 +107,12 @@ def extract_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
             "seconds": round(result.seconds, 3),
             "bytes_read": bytes_read,
             "bytes_written": uploads.bytes_uploaded,
+            "preview_seconds": round(preview_s, 3),
         },
     )
+
+
+def _is_frame_jpeg(name: str) -> bool:
+    """``{index}.jpg``, a key frame (not a preview such as ``contact_sheet.jpg``)."""
+    stem, _, ext = name.partition(".")
+    return ext == "jpg" and stem.isdigit()

@@ -45,6 +45,10 @@ class FrameExtractSettings(StageSettings):
         keyframe_buffer_mb: memory for candidate key frames waiting for their scene to close, MB.
         max_keyframes: most key frames one video may produce (``MAX_KEYFRAMES``); ``MIN_FRAMES``
             and a message's ``min_frames`` may not exceed it, and cuts past it are ignored.
+        frames_previews: write ``preview.gif`` and ``contact_sheet.jpg`` (with ``PREVIEWS``).
+        frames_gif_frame_ms: how long each key frame shows in ``preview.gif``, milliseconds.
+        frames_gif_max_frames: most key frames in ``preview.gif`` (evenly chosen beyond it).
+        contact_sheet_tile_px: width of one key frame on the contact sheet, pixels.
     """
 
     min_frames: MinFrames = 3
@@ -54,6 +58,10 @@ class FrameExtractSettings(StageSettings):
     min_scene_len_frames: MinSceneLen = 15
     jpeg_quality: int = Field(90, ge=1, le=100)
     keyframe_buffer_mb: int = Field(128, ge=16, le=4096)
+    frames_previews: bool = True
+    frames_gif_frame_ms: int = Field(800, ge=20, le=10_000)
+    frames_gif_max_frames: int = Field(60, ge=1, le=500)
+    contact_sheet_tile_px: int = Field(320, ge=64, le=1920)
     max_keyframes: MinFrames = 200
 
     @model_validator(mode="after")

@@ -6,16 +6,28 @@ creates no client.
 
 from __future__ import annotations
 
+import time
+
 from functions.landmarks.config import LandmarksConfig, config_for_message, resolve_config
 from functions.landmarks.landmarks import LandmarksResult, extract_landmarks
+from functions.landmarks.previews import PreviewSampler, landmark_previews, preview_params
 from functions.landmarks.settings import LandmarksSettings
 from shared.batch import JobContext, JobOutcome
-from shared.layout import LANDMARKS_JSON, LANDMARKS_NPZ, VideoLayout, s3_uri
+from shared.layout import (
+    LANDMARKS_JSON,
+    LANDMARKS_NPZ,
+    LANDMARKS_TRAJECTORIES,
+    PREVIEW_GIF,
+    VideoLayout,
+    s3_uri,
+)
 from shared.messages import VideoJob
 from shared.observability import MetricUnit
 from shared.stages import Stage
 from shared.storage import S3Storage
-from shared.video import inspect_video
+from shared.video import inspect_video, open_video, video_info
+
+_CONTENT_TYPES = {PREVIEW_GIF: "image/gif", LANDMARKS_TRAJECTORIES: "image/png"}
 
 
 def settings_config(settings: LandmarksSettings) -> LandmarksConfig:
@@ -65,6 +77,31 @@ def upload_result(
     return len(data)
 
 
+def write_previews(
+    storage: S3Storage,
+    bucket: str,
+    layout: VideoLayout,
+    result: LandmarksResult,
+    sampler: PreviewSampler | None,
+) -> float:
+    """Write ``landmarks/preview.gif`` and ``landmarks/trajectories.png`` when ``sampler`` is
+    given (previews on); with previews off, remove those an earlier run left. Returns the
+    seconds spent.
+
+    Raises:
+        StorageUnavailableError: S3 kept failing.
+    """
+    started = time.perf_counter()
+    if sampler is None:
+        old = [k for k in layout.previews(Stage.LANDMARKS) if storage.exists(bucket, k)]
+        if old:
+            storage.delete_keys(bucket, old)
+        return 0.0
+    for name, data in landmark_previews(result, sampler, title=layout.base.rstrip("/")).items():
+        storage.put_bytes(bucket, layout.key(Stage.LANDMARKS, name), data, _CONTENT_TYPES[name])
+    return round(time.perf_counter() - started, 3)
+
+
 def landmarks_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     """Extract landmark sequences for one video (the stage's job for ``run_batch``).
 
@@ -78,22 +115,28 @@ def landmarks_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         OutOfTimeError: the deadline came during extraction.
     """
     settings, storage = ctx.settings, ctx.storage
-    cfg = config_for_message(
-        stage_config(ctx.settings_for(LandmarksSettings)), job.options.get(str(Stage.LANDMARKS))
-    )
+    stage = ctx.settings_for(LandmarksSettings)
+    cfg = config_for_message(stage_config(stage), job.options.get(str(Stage.LANDMARKS)))
     bucket = settings.s3_bucket_frames
-    prefix = VideoLayout(job.platform, job.shortcode).stage(Stage.LANDMARKS)
+    layout = VideoLayout(job.platform, job.shortcode)
+    prefix = layout.stage(Stage.LANDMARKS)
+    previews = preview_params(settings, stage)
+    sampler: PreviewSampler | None = None
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
         inspect_video(path, max_pixels=settings.max_video_pixels)
         bytes_read = path.stat().st_size
+        if previews is not None:
+            sampler = PreviewSampler(float(video_info(open_video(path)).fps), previews)
         result = extract_landmarks(
             path,
             cfg,
             platform=job.platform,
             shortcode=job.shortcode,
             check_deadline=ctx.deadline.check,
+            on_sample=sampler,
         )
     written = upload_result(storage, bucket, prefix, result, cfg)
+    preview_s = write_previews(storage, bucket, layout, result, sampler)
     meta = result.metadata
     ctx.add_metric("LandmarkFrames", MetricUnit.Count, result.frames)
     ctx.add_metric("PoseDetectionRate", MetricUnit.Percent, 100 * meta["detection_rate"])
@@ -110,5 +153,6 @@ def landmarks_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
             "seconds": meta["timings"]["total_s"],
             "bytes_read": bytes_read,
             "bytes_written": written,
+            "preview_seconds": preview_s,
         },
     )

@@ -446,7 +446,11 @@ def _decode(
 
 
 def _infer(
-    seg: _Segment, config: LandmarksConfig, stop: threading.Event, done: Callable[[], None]
+    seg: _Segment,
+    config: LandmarksConfig,
+    stop: threading.Event,
+    done: Callable[[], None],
+    on_sample: Callable[[int, np.ndarray], None] | None = None,
 ) -> None:
     mp = config.mediapipe
     if mp.max_people > 1:
@@ -482,6 +486,8 @@ def _infer(
                 seg.hands.append(_hands_array(result))
             seg.inference_s += time.perf_counter() - t0
             seg.indices.append(index)
+            if on_sample is not None:
+                on_sample(index, rgb)
             done()
     except BaseException as exc:  # handed to the caller's thread
         seg.error = seg.error or exc
@@ -587,6 +593,7 @@ def extract_landmarks(
     check_deadline: Callable[[], None] | None = None,
     on_plan: Callable[[int | None], None] | None = None,
     on_frame: Callable[[], None] | None = None,
+    on_sample: Callable[[int, np.ndarray], None] | None = None,
 ) -> LandmarksResult:
     """Pose (and hand) landmarks of the sampled frames of a local video.
 
@@ -599,6 +606,10 @@ def extract_landmarks(
         on_plan: called once with the planned number of samples (``None`` if the container
             declares no frame count).
         on_frame: called after each sampled frame is processed (any thread).
+        on_sample: called with ``(frame_index, rgb)`` for each sampled frame after inference
+            (any thread, in no particular order; ``rgb`` is the ``(H, W, 3)`` uint8 frame
+            MediaPipe saw, at the display size). It must not keep ``rgb`` beyond the call
+            without copying or downscaling it (the previews keep a few, downscaled).
 
     Returns:
         The arrays (``T`` samples; see :class:`LandmarksResult`) and the metadata.
@@ -652,7 +663,7 @@ def extract_landmarks(
         threads.append(
             threading.Thread(
                 target=_infer,
-                args=(seg, config, stop, done),
+                args=(seg, config, stop, done, on_sample),
                 name=f"landmarks-infer-{seg.number}",
                 daemon=True,
             )

@@ -18,6 +18,9 @@ class LandmarksSettings(StageSettings):
         preset: one of the four presets (used when ``config`` is unset).
         config: a JSON config file (``vidpipe config``) that replaces the preset.
         workers: segment workers; 0 means one per CPU.
+        previews: write ``preview.gif`` and ``trajectories.png`` (with ``PREVIEWS``).
+        preview_fps: frames per second of ``preview.gif`` (one sampled frame per tick).
+        preview_max_s: ``preview.gif`` covers the video's first this many seconds.
     """
 
     model_config = StageSettings.model_config | {"env_prefix": "LANDMARKS_"}
@@ -25,6 +28,9 @@ class LandmarksSettings(StageSettings):
     preset: Preset = Preset.PRODUCTION
     config: Path | None = None
     workers: int = Field(0, ge=0, le=64)
+    previews: bool = True
+    preview_fps: float = Field(5.0, gt=0, le=30)
+    preview_max_s: float = Field(10.0, gt=0, le=120)
 
     @field_validator("config", mode="before")
     @classmethod

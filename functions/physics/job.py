@@ -10,6 +10,7 @@ import httpx
 from functions.physics.events import derive_events, statistics
 from functions.physics.gemini import GeminiAnalyzer, GeminiResult, Prices, make_client
 from functions.physics.gemini import observation_json as observation_doc
+from functions.physics.previews import physics_previews, previews_on
 from functions.physics.settings import PhysicsSettings
 from shared.batch import JobContext, JobOutcome
 from shared.errors import VideoTooLongError
@@ -90,7 +91,8 @@ def analyze_file(
 
 
 def physics_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
-    """Analyse one video; write ``physics/physics.json`` and ``physics/events.json``.
+    """Analyse one video; write ``physics/physics.json`` and ``physics/events.json`` (and,
+    with previews on, ``physics/court.png`` and ``physics/possession.png``).
 
     Raises:
         VideoMissingError, VideoTooLargeError, VideoTooLongError, CorruptVideoError: permanent
@@ -113,6 +115,13 @@ def physics_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         )
     storage.put_json(bucket, layout.physics_observation, physics)
     storage.put_json(bucket, layout.physics_events, events)
+    if previews_on(settings, ctx.settings_for(PhysicsSettings)):
+        for name, data in physics_previews(physics, events).items():
+            storage.put_bytes(bucket, layout.key(Stage.PHYSICS, name), data, "image/png")
+    else:
+        old = [k for k in layout.previews(Stage.PHYSICS) if storage.exists(bucket, k)]
+        if old:
+            storage.delete_keys(bucket, old)
     ctx.add_metric("GeminiTokens", MetricUnit.Count, sum(result.usage.values()))
     return JobOutcome(
         output_prefix=s3_uri(bucket, layout.stage(Stage.PHYSICS)),

@@ -25,6 +25,7 @@ class PhysicsSettings(StageSettings):
             seconds.
         price_input_per_mtok, price_output_per_mtok, price_cached_per_mtok: USD per million
             tokens (the Gemini 3 Flash Preview list price, paid tier; check your model's).
+        previews: write ``court.png`` and ``possession.png`` (with ``PREVIEWS``).
     """
 
     model_config = StageSettings.model_config | {"env_prefix": "GEMINI_"}
@@ -43,3 +44,4 @@ class PhysicsSettings(StageSettings):
     price_input_per_mtok: float = Field(0.50, ge=0)
     price_output_per_mtok: float = Field(3.00, ge=0)
     price_cached_per_mtok: float = Field(0.05, ge=0)
+    previews: bool = True

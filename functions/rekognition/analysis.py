@@ -294,9 +294,13 @@ def analyze_video(
     on_frame: Callable[[], None] | None = None,
     on_picks: Callable[[int], None] | None = None,
     max_duration_s: float | None = None,
+    on_frames: Callable[[dict[int, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Pick frames (manifest scenes when given, else ``windows`` equal intervals), call
     Rekognition and aggregate. Returns the ``analysis.json`` document.
+
+    ``on_frames``, when given, receives the decoded frames to analyse once, as
+    ``{frame index: (H, W, 3) uint8 BGR}`` (the storyboard's pictures; no second decode).
 
     Args:
         max_duration_s: refuse longer videos (seconds) before any call; ``None``: no cap.
@@ -334,8 +338,14 @@ def analyze_video(
             duration, fps, max_frames=max_frames, min_interval_s=min_interval_s, windows=windows
         )
         source = "interval"
-    # encoded as decoded: one full frame in memory at a time, not every pick at once
-    encoded = read_images(path, [p.frame for p in picks], prepare_image)
+    # encoded as decoded: one full frame in memory at a time, not every pick at once (the
+    # storyboard hook takes its own small copy of each)
+    encoded = read_images(
+        path,
+        [p.frame for p in picks],
+        prepare_image,
+        on_decoded=(lambda i, img: on_frames({i: img})) if on_frames is not None else None,
+    )
     images = {p: encoded[p.frame] for p in picks if p.frame in encoded}
     if on_picks is not None:
         on_picks(len(images))

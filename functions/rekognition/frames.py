@@ -133,12 +133,17 @@ def manifest_picks(
 
 
 def read_images(
-    path: Path | str, frames: list[int], encode: Callable[[np.ndarray], bytes]
+    path: Path | str,
+    frames: list[int],
+    encode: Callable[[np.ndarray], bytes],
+    *,
+    on_decoded: Callable[[int, np.ndarray], None] | None = None,
 ) -> dict[int, bytes]:
     """Decode the wanted 0-based frames in one sequential pass (others are grabbed, not
     converted) and encode each (``encode``, e.g. :func:`prepare_image`) as soon as it is decoded,
     keeping only the bytes: one decoded frame is held at a time, so memory does not grow with the
-    number of frames times their size (docs/benchmarks.md, "Memory").
+    number of frames times their size (docs/benchmarks.md, "Memory"). ``on_decoded(index, bgr)``
+    sees each decoded frame first (the storyboard keeps a small copy).
 
     Raises:
         CorruptVideoError: the file is not a readable video.
@@ -155,6 +160,8 @@ def read_images(
             if i in wanted:
                 ok, img = cap.retrieve()
                 if ok:
+                    if on_decoded is not None:
+                        on_decoded(i, img)
                     out[i] = encode(img)
                 del img
             i += 1

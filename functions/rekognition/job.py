@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.rekognition.analysis import analyze_video
+from functions.rekognition.previews import FrameKeeper, storyboard_jpeg, storyboard_tile_px
 from functions.rekognition.settings import RekognitionSettings
 from shared import aws
 from shared.batch import JobContext, JobOutcome
@@ -67,6 +68,8 @@ def rekognition_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
         )
     except VideoMissingError:
         manifest = None
+    tile_px = storyboard_tile_px(settings, stage)
+    keeper = FrameKeeper(tile_px) if tile_px is not None else None
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
         inspect_video(path, max_pixels=settings.max_video_pixels)
         analysis = analyze_video(
@@ -76,9 +79,15 @@ def rekognition_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
             shortcode=job.shortcode,
             manifest=manifest,
             check_deadline=ctx.deadline.check,
+            on_frames=keeper,
             **analyze_kwargs(stage),
         )
     storage.put_json(bucket, layout.rekognition_analysis, analysis)
+    board = storyboard_jpeg(analysis, keeper.frames) if keeper is not None else None
+    if board is not None:
+        storage.put_bytes(bucket, layout.rekognition_storyboard, board, "image/jpeg")
+    elif storage.exists(bucket, layout.rekognition_storyboard):
+        storage.delete_keys(bucket, [layout.rekognition_storyboard])
     m = analysis["metrics"]
     ctx.add_metric("FramesAnalyzed", MetricUnit.Count, m["frames_analyzed"])
     ctx.add_metric("RekognitionCalls", MetricUnit.Count, sum(m["api_calls"].values()))

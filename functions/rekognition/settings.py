@@ -26,6 +26,8 @@ class RekognitionSettings(StageSettings):
         emulated: answer locally instead of calling AWS (local mode: moto has no DetectFaces).
         max_duration_s: longer videos are refused before any Rekognition call (a permanent
             error), seconds.
+        previews: write ``storyboard.jpg`` (with ``PREVIEWS``).
+        storyboard_tile_px: width of one analysed frame on the storyboard, pixels.
     """
 
     model_config = StageSettings.model_config | {"env_prefix": "REKOGNITION_"}
@@ -42,3 +44,5 @@ class RekognitionSettings(StageSettings):
     price_per_image_usd: float = Field(0.001, ge=0)
     emulated: bool = False
     max_duration_s: float = Field(1800.0, gt=0)
+    previews: bool = True
+    storyboard_tile_px: int = Field(320, ge=64, le=1920)

@@ -51,7 +51,10 @@ def test_frames_writes_jpegs_and_manifest(tmp_path, synth_clip):
     assert f"cuts={cuts}" in result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["video"]["shortcode"] == "synthetic"
-    assert sorted(p.name for p in out.glob("*.jpg")) == [f"{i}.jpg" for i in range(len(cuts) + 1)]
+    assert sorted(p.name for p in out.glob("[0-9]*.jpg")) == [
+        f"{i}.jpg" for i in range(len(cuts) + 1)
+    ]
+    assert (out / "preview.gif").is_file() and (out / "contact_sheet.jpg").is_file()
 
 
 def test_frames_min_frames_and_detector_options(tmp_path, synth_clip):
@@ -95,7 +98,7 @@ def test_invoke_runs_the_real_handler_on_an_event_file(runtime, synth_clip):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"batchItemFailures": []}
     keys = runtime.storage.list_keys(FRAMES_BUCKET, "instagram/Cx1/frames/")
-    assert len(keys) == len(cuts) + 2
+    assert len(keys) == len(cuts) + 4  # key frames, manifest, preview.gif, contact_sheet.jpg
     status = runner.invoke(app, ["status", "instagram", "Cx1"])
     assert status.exit_code == 0
     assert "succeeded" in status.output and "is_extracted=True" in status.output
@@ -128,7 +131,9 @@ def test_local_run_without_a_video_generates_one(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "cuts=[50, 110, 150, 235]" in proc.stdout
     assert "status=succeeded" in proc.stdout and "dlq=0" in proc.stdout
-    assert len(list((tmp_path / "out" / "frames").glob("*.jpg"))) == 5
+    assert len(list((tmp_path / "out" / "frames").glob("[0-9]*.jpg"))) == 5
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert proc.stdout.rstrip().splitlines()[-1] == f"report: {Path('out') / 'report.html'}"
 
 
 @pytest.mark.samples
@@ -139,7 +144,7 @@ def test_local_run_on_the_documentary_sample(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     frames = tmp_path / "out" / "frames"
-    assert len(list(frames.glob("*.jpg"))) == 6
+    assert len(list(frames.glob("[0-9]*.jpg"))) == 6
     manifest = json.loads((frames / "manifest.json").read_text())
     cuts = [s["start_frame"] for s in manifest["scenes"][1:]]
     assert cuts == ground_truth()["documentary_cuts.mp4"]["hard_cuts"] == [70, 170, 301, 421, 484]
@@ -164,7 +169,8 @@ def test_sample_sqs_events_run_through_invoke(runtime, synth_clip, name):
     result = runner.invoke(app, ["invoke", "frame-extract", "--event", str(EVENTS / name)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"batchItemFailures": []}
-    assert len(runtime.storage.list_keys(FRAMES_BUCKET, "instagram/Cx1/frames/")) == len(cuts) + 2
+    # key frames, manifest, preview.gif, contact_sheet.jpg
+    assert len(runtime.storage.list_keys(FRAMES_BUCKET, "instagram/Cx1/frames/")) == len(cuts) + 4
 
 
 def test_worker_polls_a_queue_and_runs_the_handler(tmp_path, synth_clip):
@@ -202,7 +208,7 @@ def test_worker_polls_a_queue_and_runs_the_handler(tmp_path, synth_clip):
         assert result.exit_code == 0, result.output
         assert "batches=1 received=1 deleted=1 failed=0" in result.stdout
         keys = stack.client("s3").list_objects_v2(Bucket=stack.frames_bucket, Prefix="demo/w1/")
-        assert len(keys["Contents"]) == len(cuts) + 2
+        assert len(keys["Contents"]) == len(cuts) + 4  # with preview.gif, contact_sheet.jpg
         assert stack.queue_depth(queue) == 0
 
 

@@ -64,6 +64,7 @@ def test_s3_event_path_writes_frames_manifest_and_status(runtime, context, synth
     assert sorted(keys) == sorted(
         [f"instagram/Cx1/frames/{i}.jpg" for i in range(len(cuts) + 1)]
         + ["instagram/Cx1/frames/manifest.json"]
+        + ["instagram/Cx1/frames/preview.gif", "instagram/Cx1/frames/contact_sheet.jpg"]
     )
     jpeg = runtime.storage.get_bytes(FRAMES_BUCKET, "instagram/Cx1/frames/0.jpg")
     assert jpeg[:3] == b"\xff\xd8\xff"
@@ -218,7 +219,10 @@ def test_the_same_message_twice_writes_frames_once(runtime, context, synth_clip)
     assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
     assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
     jpegs = [k for k in puts if k.endswith(".jpg")]
-    assert sorted(jpegs) == sorted(f"instagram/Cx1/frames/{i}.jpg" for i in range(len(cuts) + 1))
+    assert sorted(jpegs) == sorted(
+        [f"instagram/Cx1/frames/{i}.jpg" for i in range(len(cuts) + 1)]
+        + ["instagram/Cx1/frames/contact_sheet.jpg"]
+    )
     assert stage_state(runtime, "instagram", "Cx1").attempts == 1
 
 
@@ -346,9 +350,17 @@ def test_a_rerun_with_fewer_scenes_removes_stale_frames(runtime, context, synth_
     con.close()
     assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
     keys = frame_keys(runtime, "instagram", "Cx1")
-    assert sorted(k.rsplit("/", 1)[1] for k in keys) == ["0.jpg", "1.jpg", "2.jpg", "manifest.json"]
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == [
+        "0.jpg",
+        "1.jpg",
+        "2.jpg",
+        "contact_sheet.jpg",
+        "manifest.json",
+        "preview.gif",
+    ]
+    manifest_key = "instagram/Cx1/frames/manifest.json"
     assert (
-        json.loads(runtime.storage.get_bytes(FRAMES_BUCKET, keys[-1]))["video"]["frame_count"]
+        json.loads(runtime.storage.get_bytes(FRAMES_BUCKET, manifest_key))["video"]["frame_count"]
         == 120
     )
 

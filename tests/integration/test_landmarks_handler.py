@@ -86,7 +86,8 @@ def test_s3_event_writes_arrays_and_metadata_from_memory(lm_env, context, synth_
     assert meta["model"]["version"] == "0.10.21"
     assert meta["npz"]["key"] == "instagram/Cx1/landmarks/landmarks.npz"
     # the video's temp dir was already gone and no result file was on disk while they went up
-    assert seen_files == [[], []]
+    # (npz, json, then preview.gif and trajectories.png)
+    assert seen_files == [[], [], [], []]
     assert list(tmp.iterdir()) == []
     st = state(lm_env, "instagram", "Cx1")
     assert st.status == StageStatus.SUCCEEDED
@@ -195,6 +196,8 @@ def test_message_options_and_bad_records_in_one_batch(lm_env, context, synth_cli
     assert lm_env.storage.list_keys(FRAMES_BUCKET, "") == [
         "instagram/Cx1/landmarks/landmarks.json",
         "instagram/Cx1/landmarks/landmarks.npz",
+        "instagram/Cx1/landmarks/preview.gif",
+        "instagram/Cx1/landmarks/trajectories.png",
     ]
 
 

@@ -286,7 +286,8 @@ def test_the_same_upload_runs_once_and_a_new_upload_runs_again(pipe, runtime, tm
     pipe.drain()
     keys = runtime.storage.list_keys(FRAMES_BUCKET, "instagram/Cx1/frames/")
     assert sorted(keys) == [
-        f"instagram/Cx1/frames/{n}" for n in ("0.jpg", "1.jpg", "2.jpg", "manifest.json")
+        f"instagram/Cx1/frames/{n}"
+        for n in ("0.jpg", "1.jpg", "2.jpg", "contact_sheet.jpg", "manifest.json", "preview.gif")
     ]
     manifest = runtime.storage.get_json(FRAMES_BUCKET, "instagram/Cx1/frames/manifest.json")
     assert len(manifest["scenes"]) == 3

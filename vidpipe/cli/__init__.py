@@ -3,7 +3,8 @@
 Commands (docs/cli.md): ``frames`` (one video to a folder), ``landmarks`` (one video to a folder,
 or a folder to S3), ``config`` (write a landmarks preset as JSON), ``rekognition``, ``physics``,
 ``invoke`` (a handler on an event file, like ``sam local invoke``), ``worker`` (the poller against
-real SQS), ``status``, and ``local run`` (the whole S3 -> SNS -> SQS -> Lambda path on moto).
+real SQS), ``status``, ``report`` (a video's summary and report from S3), and ``local run``
+(the whole S3 -> SNS -> SQS -> Lambda path on moto).
 
 The groups are declared in :mod:`vidpipe.cli.app`; importing this package registers every
 command. Handler modules are imported only by the commands that run them, so ``--help`` stays
@@ -14,10 +15,20 @@ from __future__ import annotations
 
 import sys
 
-from vidpipe.cli import frames, handlers, landmarks, local, physics, rekognition
+from vidpipe.cli import frames, handlers, landmarks, local, physics, rekognition, report
 from vidpipe.cli.app import app
 
-__all__ = ["app", "frames", "handlers", "landmarks", "local", "main", "physics", "rekognition"]
+__all__ = [
+    "app",
+    "frames",
+    "handlers",
+    "landmarks",
+    "local",
+    "main",
+    "physics",
+    "rekognition",
+    "report",
+]
 
 
 def main() -> None:

@@ -38,10 +38,16 @@ def frames(
         str | None, typer.Option(help="Shortcode for the manifest (default: the file's stem).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    previews: Annotated[
+        bool,
+        typer.Option(help="Also write preview.gif and contact_sheet.jpg (PREVIEWS settings)."),
+    ] = True,
 ) -> None:
-    """Detect the cuts in VIDEO and write one key frame per scene plus manifest.json to --out."""
+    """Detect the cuts in VIDEO and write one key frame per scene plus manifest.json to --out
+    (and preview.gif and contact_sheet.jpg unless --no-previews)."""
     from functions.frame_extract.extract import extract_keyframes
     from functions.frame_extract.params import params_from
+    from functions.frame_extract.previews import keyframe_previews, preview_params
     from functions.frame_extract.settings import FrameExtractSettings
     from shared.config import get_settings, load_stage_settings
     from shared.messages import validate_platform, validate_shortcode
@@ -53,7 +59,9 @@ def frames(
     }
     try:
         settings = get_settings()
-        params = params_from(load_stage_settings(FrameExtractSettings), options)
+        stage = load_stage_settings(FrameExtractSettings)
+        params = params_from(stage, options)
+        pictures = preview_params(settings, stage) if previews else None
         with ExitStack() as stack:
             path, key_platform, default_code = resolve_video(video, settings, stack)
             platform = key_platform or platform
@@ -74,6 +82,11 @@ def frames(
     except PipelineError as exc:
         raise fail(exc) from exc
     manifest = result.manifest
+    for name in ("preview.gif", "contact_sheet.jpg"):
+        (out_dir / name).unlink(missing_ok=True)
+    if pictures is not None and result.keyframes:
+        for name, data in keyframe_previews(result.keyframes, pictures).items():
+            _write(out_dir / name, data)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     v = manifest["video"]
     cuts = [s["start_frame"] for s in manifest["scenes"][1:]]

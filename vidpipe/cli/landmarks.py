@@ -99,6 +99,13 @@ def landmarks(
     s3_bucket: Annotated[str | None, typer.Option(help="Target bucket with --video-dir.")] = None,
     s3_prefix: Annotated[str, typer.Option(help="Key prefix with --video-dir.")] = "",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    previews: Annotated[
+        bool,
+        typer.Option(
+            help="With VIDEO: also write preview.gif (skeleton) and trajectories.png "
+            "(LANDMARKS_PREVIEWS)."
+        ),
+    ] = True,
 ) -> None:
     """MediaPipe pose (and hand) landmarks: VIDEO to --out, or --video-dir to --s3-bucket.
 
@@ -187,12 +194,20 @@ def landmarks(
             raise typer.Exit(code=1)
         return
 
+    from functions.landmarks.previews import PreviewSampler, landmark_previews, preview_params
     from shared.messages import validate_platform, validate_shortcode
+    from shared.video import open_video, video_info
 
     assert out_dir is not None and video is not None
+    pictures = (
+        preview_params(settings, load_stage_settings(LandmarksSettings)) if previews else None
+    )
+    sampler: PreviewSampler | None = None
     try:
         with ExitStack() as stack, Progress(console=err, transient=True, disable=not show) as bar:
             path, key_platform, default_code = resolve_video(video, settings, stack)
+            if pictures is not None:
+                sampler = PreviewSampler(float(video_info(open_video(path)).fps), pictures)
             task = bar.add_task("landmarks", total=None)
             result = extract_landmarks(
                 path,
@@ -201,10 +216,16 @@ def landmarks(
                 shortcode=validate_shortcode(default_code),
                 on_plan=lambda n: bar.update(task, total=n),
                 on_frame=lambda: bar.advance(task),
+                on_sample=sampler,
             )
     except PipelineError as exc:
         raise fail(exc) from exc
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("preview.gif", "trajectories.png"):
+        (out_dir / name).unlink(missing_ok=True)
+    if sampler is not None:
+        for name, data in landmark_previews(result, sampler, title=Path(str(video)).name).items():
+            (out_dir / name).write_bytes(data)
     (out_dir / "landmarks.npz").write_bytes(result.to_npz_bytes())
     (out_dir / "landmarks.json").write_text(json.dumps(result.metadata, indent=2) + "\n")
     m = result.metadata

@@ -7,7 +7,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,9 @@ from vidpipe.cli.app import local_app
 from vidpipe.cli.common import StageConfigOpt, err, fail, out, safe_shortcode, use_landmarks_config
 from vidpipe.cli.handlers import print_status
 from vidpipe.template import TemplateNotFoundError, template_path
+
+if TYPE_CHECKING:
+    from shared.batch import Runtime
 
 
 @local_app.command("run")
@@ -158,6 +161,7 @@ def local_run(
         batches = sum(p.stats.batches for p in pollers)
         elapsed = time.monotonic() - started
 
+        report_keys = _write_report(rt, stack_.frames_bucket, platform, code)
         prefix = f"{platform}/{code}/"
         for k in rt.storage.list_keys(stack_.frames_bucket, prefix):
             target = out_dir / k[len(prefix) :]
@@ -218,10 +222,22 @@ def local_run(
             f"dlq={dlq}  {elapsed:.1f} s",
             highlight=False,
         )
+        if report_keys:
+            out.print(f"summary: {out_dir / 'summary.txt'}", highlight=False, soft_wrap=True)
+            out.print(f"report: {out_dir / 'report.html'}", highlight=False, soft_wrap=True)
         if any(
             stage not in states or states[stage].status != StageStatus.SUCCEEDED for stage in wanted
         ):
             raise typer.Exit(code=1)
+
+
+def _write_report(rt: Runtime, bucket: str, platform: str, code: str) -> list[str]:
+    """summary.txt and report.html in the local results bucket (none with PREVIEWS off)."""
+    from shared.previews.report import write_video_report
+
+    if not rt.settings.previews:
+        return []
+    return write_video_report(rt.storage, bucket, platform, code, rt.status.stages(platform, code))
 
 
 def _unknown_stage(name: str) -> bool:

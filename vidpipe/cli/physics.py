@@ -153,8 +153,15 @@ def physics_events(
     stats: Annotated[
         bool, typer.Option("--stats", help="Add per-team and per-player stats.")
     ] = False,
+    previews: Annotated[
+        bool,
+        typer.Option(
+            help="Also write <output stem>_court.png and <output stem>_possession.png beside it."
+        ),
+    ] = True,
 ) -> None:
-    """Derive possession spells, passes, turnovers and shots from a valid observation."""
+    """Derive possession spells, passes, turnovers and shots from a valid observation (and
+    draw the court and possession plots unless --no-previews)."""
     from functions.physics.events import derive_events, statistics
     from functions.physics.validate import validate
 
@@ -172,3 +179,11 @@ def physics_events(
     output.write_text(json.dumps(doc, indent=2) + "\n")
     kinds = {k: sum(e["type"] == k for e in events) for k in ("pass", "turnover", "shot")}
     out.print(f"{len(events)} events ({kinds}) -> {output}", highlight=False)
+    if previews:
+        from functions.physics.previews import physics_previews
+
+        pictures = physics_previews(json.loads(file.read_bytes()), doc)
+        for name, data in pictures.items():
+            target = output.with_name(f"{output.stem}_{name}")
+            target.write_bytes(data)
+            out.print(f"{name.split('.')[0]} plot -> {target}", highlight=False)

@@ -36,6 +36,9 @@ def rekognition(
     shortcode: Annotated[
         str | None, typer.Option(help="Shortcode for the output (default: the file's stem).")
     ] = None,
+    previews: Annotated[
+        bool, typer.Option(help="Also write storyboard.jpg (REKOGNITION_PREVIEWS).")
+    ] = True,
 ) -> None:
     """Analyse VIDEO's frames with Amazon Rekognition (labels, faces, celebrities) to --out.
 
@@ -46,6 +49,7 @@ def rekognition(
 
     from functions.rekognition.analysis import analyze_video
     from functions.rekognition.job import analyze_kwargs, make_rekognition
+    from functions.rekognition.previews import FrameKeeper, storyboard_jpeg, storyboard_tile_px
     from functions.rekognition.settings import RekognitionSettings
     from shared.config import get_settings, load_stage_settings
     from shared.manifest import FrameManifest
@@ -67,6 +71,8 @@ def rekognition(
     if max_frames is not None:
         kwargs["max_frames"] = max_frames
     kwargs["always_faces"] = always_faces or stage.always_faces
+    tile_px = storyboard_tile_px(settings, stage) if previews else None
+    keeper = FrameKeeper(tile_px) if tile_px is not None else None
     try:
         with ExitStack() as stack, Progress(console=err, transient=True) as bar:
             path, key_platform, default_code = resolve_video(video, settings, stack)
@@ -79,12 +85,17 @@ def rekognition(
                 manifest=scenes,
                 on_picks=lambda n: bar.update(task, total=n),
                 on_frame=lambda: bar.advance(task),
+                on_frames=keeper,
                 **kwargs,
             )
     except PipelineError as exc:
         raise fail(exc) from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "analysis.json").write_text(json.dumps(analysis, indent=2) + "\n")
+    board = storyboard_jpeg(analysis, keeper.frames) if keeper is not None else None
+    (out_dir / "storyboard.jpg").unlink(missing_ok=True)
+    if board is not None:
+        (out_dir / "storyboard.jpg").write_bytes(board)
     m = analysis["metrics"]
     out.print(
         f"{m['frames_analyzed']} frames ({analysis['frame_source']}), "
