@@ -212,6 +212,7 @@ class Pipeline:
             # failed after the plan was finished is retried by the record's redelivery
             final = self.status.get_plan(job.platform, job.shortcode)
             if final is not None and final.upload_id == stored.upload_id and not final.notified:
+                self._write_report(job, states)
                 self._publish(job, final, final.state, states)
 
     def _states(self, job: VideoJob) -> dict[Stage, StageState]:
@@ -282,6 +283,30 @@ class Pipeline:
         )
 
     # ---- completion --------------------------------------------------------------------------
+    def _write_report(self, job: VideoJob, states: dict[Stage, StageState]) -> None:
+        """Write the video's ``summary.txt`` and ``report.html`` (docs/previews.md), before the
+        completion event so a subscriber can fetch them; rewritten on a redelivery until the event
+        is published (both are rebuilt from the outputs, so a rewrite is harmless).
+
+        Raises:
+            StorageUnavailableError: S3 kept failing (the record is retried).
+        """
+        if not self.settings.previews:
+            return
+        from shared.previews.report import write_video_report  # Pillow/Jinja2 only when needed
+
+        keys = write_video_report(
+            self.storage,
+            self.settings.s3_bucket_frames,
+            job.platform,
+            job.shortcode,
+            list(states.values()),
+        )
+        logger.info(
+            "report written",
+            extra={"platform": job.platform, "shortcode": job.shortcode, "keys": keys},
+        )
+
     def completion_event(
         self,
         job: VideoJob,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -229,7 +230,8 @@ def test_cuts_past_max_keyframes_are_ignored(make_runtime, context, many_cuts):
     assert frame_extract(sqs_event({"platform": "demo", "shortcode": "k1"}), context) == {
         "batchItemFailures": []
     }
-    jpegs = [k for k in all_keys(rt, FRAMES_BUCKET) if k.endswith(".jpg")]
+    # key frames only: the contact sheet is a preview beside them
+    jpegs = [k for k in all_keys(rt, FRAMES_BUCKET) if re.fullmatch(r"demo/k1/frames/\d+\.jpg", k)]
     assert len(jpegs) == 5
     m = rt.storage.get_json(FRAMES_BUCKET, "demo/k1/frames/manifest.json")
     assert [s["start_frame"] for s in m["scenes"][1:]] == many_cuts[1][:4]
@@ -248,7 +250,7 @@ def test_one_jpeg_per_frame_cannot_be_asked_for(make_runtime, context, many_cuts
         "options": {"frame-extract": {"threshold": 0.01, "min_scene_len_frames": 1}},
     }
     assert frame_extract(sqs_event(body), context) == {"batchItemFailures": []}
-    jpegs = [k for k in all_keys(rt, FRAMES_BUCKET) if k.endswith(".jpg")]
+    jpegs = [k for k in all_keys(rt, FRAMES_BUCKET) if re.fullmatch(r"demo/k2/frames/\d+\.jpg", k)]
     assert len(jpegs) == 8
 
 

@@ -318,3 +318,30 @@ def test_a_completion_event_that_failed_to_publish_is_sent_by_the_redelivery(
     assert published[0] == 2
     [event] = pipe.events()
     assert event["finished_at"] == plan.finished_at.isoformat()
+
+
+def test_a_finished_plan_leaves_the_summary_and_report_before_its_event(pipe, runtime, synth_clip):
+    clip, cuts = synth_clip
+    put_video(runtime, "instagram/Rp1/video.mp4", clip)
+    pipe.send("pipeline", real_etag_event(runtime, "instagram/Rp1/video.mp4"))
+    pipe.drain()
+    [event] = pipe.events()
+    assert event["state"] == "succeeded"
+    summary = runtime.storage.get_bytes(FRAMES_BUCKET, "instagram/Rp1/summary.txt").decode()
+    assert "frame-extract" in summary and "succeeded" in summary
+    html = runtime.storage.get_bytes(FRAMES_BUCKET, "instagram/Rp1/report.html").decode()
+    # the key-frame gallery links every key frame relatively
+    for i in range(len(cuts) + 1):
+        assert f'src="frames/{i}.jpg"' in html
+
+
+def test_with_previews_off_a_finished_plan_writes_no_report(pipe, runtime, synth_clip):
+    clip, _ = synth_clip
+    runtime.settings = runtime.settings.model_copy(update={"previews": False})
+    put_video(runtime, "instagram/Rp2/video.mp4", clip)
+    pipe.send("pipeline", real_etag_event(runtime, "instagram/Rp2/video.mp4"))
+    pipe.drain()
+    [event] = pipe.events()
+    assert event["state"] == "succeeded"
+    keys = set(runtime.storage.list_keys(FRAMES_BUCKET, "instagram/Rp2/"))
+    assert not keys & {"instagram/Rp2/summary.txt", "instagram/Rp2/report.html"}
