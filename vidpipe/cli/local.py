@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shared.errors import PipelineError
+from shared.layout import VideoLayout
 from shared.plan import META_STAGES, build_plan
 from shared.stages import ENTRY_NAME, STAGES, Stage
 from shared.status import PlanState, StageStatus
@@ -77,8 +78,14 @@ def local_run(
     from vidpipe.synth import make_clip
 
     use_landmarks_config(config)
+    try:
+        template_path()  # before anything is generated or started
+    except TemplateNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(code=2) from exc
     with ExitStack() as stack:
         state = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        state.mkdir(parents=True, exist_ok=True)
         if video is None:
             video = state / "demo.mp4"
             cuts = make_clip(video)
@@ -104,11 +111,6 @@ def local_run(
                 gemini_api_key(load_stage_settings(PhysicsSettings))
             except PipelineError as exc:
                 raise fail(exc) from exc
-        try:
-            template_path()
-        except TemplateNotFoundError as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(code=2) from exc
         stack_ = stack.enter_context(
             local_stack(state, stages=tuple(wanted), visibility_timeout_s=visibility_timeout_s)
         )
@@ -161,7 +163,13 @@ def local_run(
         batches = sum(p.stats.batches for p in pollers)
         elapsed = time.monotonic() - started
 
-        report_keys = _write_report(rt, stack_.frames_bucket, platform, code)
+        # the pipeline writes the report when the plan finishes; a run that ended in a DLQ
+        # (plan still running) gets one here, so what happened can still be looked at
+        stored = rt.status.get_plan(platform, code)
+        if stored is not None and stored.state != PlanState.RUNNING and rt.settings.previews:
+            report_keys = [VideoLayout(platform, code).summary, VideoLayout(platform, code).report]
+        else:
+            report_keys = _write_report(rt, stack_.frames_bucket, platform, code)
         prefix = f"{platform}/{code}/"
         for k in rt.storage.list_keys(stack_.frames_bucket, prefix):
             target = out_dir / k[len(prefix) :]
