@@ -387,7 +387,7 @@ def _sns_message(data: dict[str, Any]) -> Any:
 #: ``eventSource`` (``EventSource`` for SNS) of Lambda event records that are not S3's.
 _RECORD_SOURCES = {
     "aws:sns": "an SNS-to-Lambda event (Records[].Sns); this pipeline reads SQS: subscribe the "
-    "stage's queue to the topic, or pass Records[0].Sns.Message as the body",
+    "pipeline's entry queue to the topic, or pass Records[0].Sns.Message as the body",
     "aws:sqs": "a whole SQS Lambda event nested in a message body; pass one record's body",
     "aws:dynamodb": "a DynamoDB stream event",
     "aws:kinesis": "a Kinesis stream event",

@@ -266,7 +266,11 @@ def submit(
             aws.client("sqs", settings).send_message(
                 QueueUrl=queue_url, MessageBody=json.dumps(body)
             )
-            out.print(f"sent the plan for s3://{bucket}/{key} to {queue_url}", highlight=False)
+            out.print(
+                f"sent the plan for s3://{bucket}/{key} to {queue_url}",
+                highlight=False,
+                soft_wrap=True,
+            )
             return
         path = Path(video)
         if not path.is_file():
@@ -291,4 +295,5 @@ def submit(
         f"uploaded s3://{settings.s3_bucket_videos}/{key}"
         + (f" with plan {', '.join(stages)}" if stages else " (plan from the routing rules)"),
         highlight=False,
+        soft_wrap=True,
     )
