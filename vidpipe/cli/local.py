@@ -229,6 +229,7 @@ def local_run(
             f"{summary}  plan={stored.state if stored else 'none'}  batches={batches}  "
             f"dlq={dlq}  {elapsed:.1f} s",
             highlight=False,
+            soft_wrap=True,
         )
         if report_keys:
             out.print(f"summary: {out_dir / 'summary.txt'}", highlight=False, soft_wrap=True)
