@@ -9,6 +9,9 @@ profile that weighs only those two must cut exactly those scenes.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +368,68 @@ def test_a_render_out_of_time_releases_its_claim_and_its_temp_dir(
     assert runtime.storage.list_keys(FRAMES_BUCKET, "demo/doc/trailer/") == []
     tmp = runtime.settings.tmp_dir
     assert not [p for p in tmp.iterdir() if p.name.startswith(TEMP_PREFIX)]
+
+
+# ---- the command line ----------------------------------------------------------------------
+
+
+def _vidpipe(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "vidpipe.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_local_run_leaves_a_playable_trailer_with_its_deliverables(tmp_path, video):
+    proc = _vidpipe(tmp_path, "local", "run", str(video), "--stage", "trailer", "--out", "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "frame-extract=succeeded  rekognition=succeeded  trailer=succeeded" in proc.stdout
+    assert "(analysis emulated: labels, no faces)" in proc.stdout
+    folder = tmp_path / "out" / "trailer" / "action_enthusiast"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "chapters.vtt",
+        "edl.json",
+        "storyboard.jpg",
+        "trailer.mp4",
+    ]
+    edl = json.loads((folder / "edl.json").read_text())
+    assert edl["analysis"]["emulated"] is True and "no faces" in edl["analysis"]["note"]
+    seen = read_back(folder / "trailer.mp4")
+    assert (seen["video_codec"], seen["audio_codec"]) == ("h264", "aac")
+    assert seen["frames"] == edl["duration_frames"] and edl["duration_s"] <= 30
+
+
+def test_cli_trailer_from_given_outputs(tmp_path, video, manifest, analysis):
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest.model_dump(mode="json")))
+    (tmp_path / "analysis.json").write_text(json.dumps(analysis))
+    (tmp_path / "glass.json").write_text(json.dumps(GLASS))
+    args = ["--manifest", "manifest.json", "--analysis", "analysis.json", "--out", "out"]
+    proc = _vidpipe(
+        tmp_path, "trailer", str(video), "--profile", "glass.json", "--format", "mov", *args
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "glass_lover: 2 shots, 8.00 s (scenes [1, 3])" in proc.stdout
+    assert (tmp_path / "out" / "trailer" / "glass_lover" / "trailer.mov").is_file()
+    assert not (tmp_path / "out" / "rekognition").exists()  # given, not run
+    # user mistakes: one line on stderr, exit 2, no traceback
+    for bad, message in [
+        (["--profile", "horror_fan"], "unknown profile 'horror_fan'"),
+        (["--language", "xx"], "'xx' is not an ISO 639-1 code"),
+        (["--format", "avi"], "--format 'avi'"),
+    ]:
+        proc = _vidpipe(tmp_path, "trailer", str(video), *bad, *args)
+        assert proc.returncode == 2, proc.stderr
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_lists_the_profiles():
+    proc = _vidpipe(Path.cwd(), "trailer", "profiles", "--json")
+    assert proc.returncode == 0, proc.stderr
+    ids = [p["id"] for p in json.loads(proc.stdout)]
+    assert ids == ["action_enthusiast", "family_viewer", "thriller_buff", "romance_devotee"]
