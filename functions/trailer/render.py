@@ -309,6 +309,8 @@ class _Output:
         self.video.width, self.video.height = size
         self.video.pix_fmt = "yuv420p"
         self.video.codec_context.time_base = Fraction(1) / fps
+        # frame threads, as the FFmpeg CLI uses (PyAV's default, slice threads, encodes slower)
+        self.video.codec_context.thread_type = "FRAME"
         self.vcodec, self.acodec = vcodec, (acodec if audio is not None else None)
         self.audio_packets: list[Any] = []
         self.written = 0
