@@ -57,27 +57,28 @@ def trailer_job(job: VideoJob, ctx: JobContext) -> JobOutcome:
     run = run_from(cfg, job.options.get(str(Stage.TRAILER)))
     bucket = settings.s3_bucket_frames
     layout = VideoLayout(job.platform, job.shortcode)
-    manifest = FrameManifest.parse(
-        _dependency(ctx, bucket, layout.frame_manifest, Stage.FRAME_EXTRACT)
-    )
-    raw = _dependency(ctx, bucket, layout.rekognition_analysis, Stage.REKOGNITION)
-    try:
-        analysis: dict[str, Any] = json.loads(raw)
-        if not isinstance(analysis, dict) or not isinstance(analysis.get("frames"), list):
-            raise ValueError("no frames list")
-    except ValueError as exc:
-        raise DependencyMissingError(
-            f"rekognition's {layout.rekognition_analysis} is not an analysis: {exc}"
-        ) from None
-    translator = (
-        Translator(aws.client("translate", settings, retries=cfg.translate_retries))
-        if run.target_language != "en"
-        else None
-    )
-    ctx.deadline.check()
     written: set[str] = set()
     with storage.download_to_temp(job.bucket, job.key, max_bytes=settings.max_video_bytes) as path:
+        # the video is checked first, as in every stage (MAX_VIDEO_PIXELS before anything else)
         inspect_video(path, max_pixels=settings.max_video_pixels)
+        manifest = FrameManifest.parse(
+            _dependency(ctx, bucket, layout.frame_manifest, Stage.FRAME_EXTRACT)
+        )
+        raw = _dependency(ctx, bucket, layout.rekognition_analysis, Stage.REKOGNITION)
+        try:
+            analysis: dict[str, Any] = json.loads(raw)
+            if not isinstance(analysis, dict) or not isinstance(analysis.get("frames"), list):
+                raise ValueError("no frames list")
+        except ValueError as exc:
+            raise DependencyMissingError(
+                f"rekognition's {layout.rekognition_analysis} is not an analysis: {exc}"
+            ) from None
+        translator = (
+            Translator(aws.client("translate", settings, retries=cfg.translate_retries))
+            if run.target_language != "en"
+            else None
+        )
+        ctx.deadline.check()
         with owned_temp_dir(settings.tmp_dir) as work:
             result = make_trailers(
                 path,
