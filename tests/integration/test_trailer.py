@@ -403,6 +403,9 @@ def test_local_run_leaves_a_playable_trailer_with_its_deliverables(tmp_path, vid
     seen = read_back(folder / "trailer.mp4")
     assert (seen["video_codec"], seen["audio_codec"]) == ("h264", "aac")
     assert seen["frames"] == edl["duration_frames"] and edl["duration_s"] <= 30
+    summary = (tmp_path / "out" / "summary.txt").read_text()
+    shots = len(edl["shots"])
+    assert f"1 trailer (action_enthusiast {shots} shots), {edl['duration_s']:.1f} s" in summary
 
 
 def test_cli_trailer_from_given_outputs(tmp_path, video, manifest, analysis):
