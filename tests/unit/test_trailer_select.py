@@ -281,3 +281,13 @@ def test_timecode():
     assert timecode(0, 25) == "00:00:00:00"
     assert timecode(25 * 3661 + 7, 25) == "01:01:01:07"
     assert timecode(30, 30000 / 1001) == "00:00:01:00"
+
+
+def test_planning_the_trailer_plans_its_dependencies_first():
+    from shared.plan import build_plan
+    from shared.stages import Stage, spec
+
+    plan = build_plan(["trailer"], {"trailer": {"profiles": ["family_viewer"]}}, source="message")
+    assert plan.stages == (Stage.FRAME_EXTRACT, Stage.REKOGNITION, Stage.TRAILER)
+    assert plan.deps(Stage.TRAILER) == (Stage.FRAME_EXTRACT, Stage.REKOGNITION)
+    assert spec("trailer").paid and spec("trailer").folder == "trailer"
