@@ -436,3 +436,80 @@ def test_cli_lists_the_profiles():
     assert proc.returncode == 0, proc.stderr
     ids = [p["id"] for p in json.loads(proc.stdout)]
     assert ids == ["action_enthusiast", "family_viewer", "thriller_buff", "romance_devotee"]
+
+
+# ---- the sound -----------------------------------------------------------------------------
+
+
+def _tone_clip(path: Path, *, sound: bool, seconds: int = 4, fps: int = 25) -> Path:
+    """Four flat-colour shots of 1 s, with a steady 440 Hz tone when ``sound``."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    rate = 48_000
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = 320, 240, "yuv420p"
+        v.codec_context.time_base = Fraction(1, fps)
+        a = c.add_stream("aac", rate=rate, layout="stereo") if sound else None
+        for i in range(seconds * fps):
+            img = np.full((240, 320, 3), (60 * (i // fps)) % 256, dtype=np.uint8)
+            for p in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        if a is not None:
+            t = np.arange(seconds * rate) / rate
+            tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for i in range(0, len(tone), 1024):
+                chunk = np.ascontiguousarray(np.stack([tone[i : i + 1024]] * 2))
+                f = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+                f.sample_rate, f.pts, f.time_base = rate, i, Fraction(1, rate)
+                for p in a.encode(f):
+                    c.mux(p)
+        for s in (v, a):
+            if s is not None:
+                for p in s.encode(None):
+                    c.mux(p)
+    return path
+
+
+def _samples(path: Path) -> Any:
+    import numpy as np
+
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return None
+        return np.concatenate(
+            [f.to_ndarray().reshape(2, -1)[0] for f in c.decode(c.streams.audio[0])]
+        )
+
+
+def test_the_sound_fades_at_hard_cuts_and_lasts_as_long_as_the_picture(tmp_path):
+    import numpy as np
+
+    from functions.trailer.render import RenderJob, render
+
+    clip = _tone_clip(tmp_path / "tone.mp4", sound=True)
+    job = RenderJob("t", [(0, 25), (50, 75)], 0, tmp_path / "cut.mp4")
+    (result,) = render(clip, [job])
+    assert result.frames == 50 and result.audio and result.audio_codec == "aac"
+    pcm = _samples(result.path)
+    # AAC adds its priming and a last partial frame: within 2 x 1024 samples of 2 s
+    assert abs(len(pcm) - 2 * 48_000) <= 2048
+    # the join is at 1 s: quiet right there, the full tone around it
+    join = 48_000 + (len(pcm) - 2 * 48_000) // 2
+    near = np.sqrt(np.mean(pcm[join - 240 : join + 240] ** 2))
+    away = np.sqrt(np.mean(pcm[join - 12_000 : join - 6_000] ** 2))
+    assert away > 0.3 and near < 0.5 * away
+
+
+def test_a_silent_source_gives_a_silent_trailer(tmp_path):
+    from functions.trailer.render import RenderJob, render
+
+    clip = _tone_clip(tmp_path / "mute.mp4", sound=False)
+    job = RenderJob("t", [(10, 40), (60, 90)], 5, tmp_path / "x.webm", output_format="webm")
+    (result,) = render(clip, [job])
+    assert not result.audio and result.audio_codec is None
+    assert result.frames == 55
+    seen = read_back(result.path)
+    assert seen["audio_codec"] is None and seen["frames"] == 55 and seen["video_codec"] == "vp9"
