@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -391,7 +390,6 @@ def render(
     import av
 
     params = params or EncodeParams()
-    started = time.perf_counter()
     for job in jobs:
         last = 0
         for a, b in job.shots:
@@ -445,7 +443,6 @@ def render(
                 stills=o.stills,
             )
         )
-    _ = time.perf_counter() - started
     return results
 
 
