@@ -28,6 +28,8 @@ COPY functions/ ${LAMBDA_TASK_ROOT}/functions/
 # Import every handler and settings class the stage registry names (shared/stages.py) at build
 # time: a broken entrypoint fails the build, not the first event. vidpipe/ (the CLI and local
 # tooling) is not copied: the functions never import it.
-RUN python -m shared.stages
+RUN python -m shared.stages \
+    # the trailer stage's encoders inside PyAV's wheel (libx264, aac, libvpx-vp9, libopus)
+    && python -m functions.trailer.render
 
 CMD ["functions.frame_extract.handler.lambda_handler"]

@@ -10,6 +10,10 @@ under its own folder (from the stage registry, :mod:`shared.stages`) in the resu
     {platform}/{shortcode}/rekognition/analysis.json  rekognition
     {platform}/{shortcode}/physics/physics.json       physics observation
     {platform}/{shortcode}/physics/events.json        physics events and statistics
+    {platform}/{shortcode}/trailer/{profile}/trailer.<ext>   trailer, one folder per profile
+    {platform}/{shortcode}/trailer/{profile}/edl.json        its edit decision list
+    {platform}/{shortcode}/trailer/{profile}/chapters.vtt    a WebVTT cue per shot
+    {platform}/{shortcode}/trailer/{profile}/storyboard.jpg  the shots' frames, labelled
 
 and the pictures people look at (docs/previews.md; none of them when ``PREVIEWS`` is off)::
 
@@ -45,6 +49,9 @@ LANDMARKS_TRAJECTORIES = "trajectories.png"
 REKOGNITION_STORYBOARD = "storyboard.jpg"
 PHYSICS_COURT = "court.png"
 PHYSICS_POSSESSION = "possession.png"
+TRAILER_EDL = "edl.json"
+TRAILER_CHAPTERS = "chapters.vtt"
+TRAILER_STORYBOARD = "storyboard.jpg"
 SUMMARY_TXT = "summary.txt"
 REPORT_HTML = "report.html"
 
@@ -54,6 +61,7 @@ PREVIEW_FILES: dict[Stage, tuple[str, ...]] = {
     Stage.LANDMARKS: (PREVIEW_GIF, LANDMARKS_TRAJECTORIES),
     Stage.REKOGNITION: (REKOGNITION_STORYBOARD,),
     Stage.PHYSICS: (PHYSICS_COURT, PHYSICS_POSSESSION),
+    Stage.TRAILER: (),
 }
 
 
@@ -149,6 +157,27 @@ class VideoLayout:
     def physics_possession(self) -> str:
         """``physics/possession.png``."""
         return self.key(Stage.PHYSICS, PHYSICS_POSSESSION)
+
+    def trailer(self, profile_id: str) -> str:
+        """One profile's trailer folder, ``trailer/{profile_id}/`` (the id is a validated
+        profile id, :data:`functions.trailer.profiles.PROFILE_ID`)."""
+        return f"{self.stage(Stage.TRAILER)}{profile_id}/"
+
+    def trailer_file(self, profile_id: str, ext: str) -> str:
+        """``trailer/{profile_id}/trailer.<ext>``."""
+        return f"{self.trailer(profile_id)}trailer.{ext.lstrip('.')}"
+
+    def trailer_edl(self, profile_id: str) -> str:
+        """``trailer/{profile_id}/edl.json``."""
+        return self.trailer(profile_id) + TRAILER_EDL
+
+    def trailer_chapters(self, profile_id: str) -> str:
+        """``trailer/{profile_id}/chapters.vtt``."""
+        return self.trailer(profile_id) + TRAILER_CHAPTERS
+
+    def trailer_storyboard(self, profile_id: str) -> str:
+        """``trailer/{profile_id}/storyboard.jpg``."""
+        return self.trailer(profile_id) + TRAILER_STORYBOARD
 
     def previews(self, stage: Stage | str) -> list[str]:
         """The keys of the preview files ``stage`` writes (:data:`PREVIEW_FILES`)."""

@@ -32,6 +32,7 @@ class Stage(StrEnum):
     LANDMARKS = "landmarks"
     PHYSICS = "physics"
     REKOGNITION = "rekognition"
+    TRAILER = "trailer"
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,17 @@ STAGES: dict[Stage, StageSpec] = {
             settings="functions.rekognition.settings:RekognitionSettings",
             function="RekognitionFunction",
             depends_on=(Stage.FRAME_EXTRACT,),
+            paid=True,
+        ),
+        StageSpec(
+            stage=Stage.TRAILER,
+            handler="functions.trailer.handler.lambda_handler",
+            folder="trailer",
+            settings="functions.trailer.settings:TrailerSettings",
+            function="TrailerFunction",
+            depends_on=(Stage.FRAME_EXTRACT, Stage.REKOGNITION),
+            requires=(Stage.FRAME_EXTRACT, Stage.REKOGNITION),
+            # it plans rekognition, and may call Amazon Translate (target_language)
             paid=True,
         ),
     )

@@ -422,6 +422,40 @@ class S3Storage:
             rerun=True,
         )
 
+    def upload_file(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
+        content_type: str,
+        *,
+        chunk_size: int = 8 * 1024 * 1024,
+        max_workers: int = 4,
+    ) -> None:
+        """Stream a local file to S3 with s3transfer (multipart from ``chunk_size`` bytes, in
+        ``chunk_size`` parts, ``max_workers`` at a time): the file is never read into memory.
+        A failed transfer is re-run once, from the file.
+
+        Raises:
+            StorageUnavailableError: S3 kept failing.
+            ConfigurationError: the bucket does not exist.
+            WriteOutsideFolderError: outside :meth:`confined`'s folder.
+        """
+        self._check_write(bucket, key)
+        config = TransferConfig(
+            multipart_threshold=chunk_size,
+            multipart_chunksize=chunk_size,
+            max_concurrency=max_workers,
+            use_threads=max_workers > 1,
+        )
+        self._call(
+            f"s3://{bucket}/{key}",
+            lambda: self.s3.upload_file(
+                str(path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=config
+            ),
+            rerun=True,
+        )
+
     def put_json(self, bucket: str, key: str, obj: Any) -> None:
         """Write ``obj`` as indented UTF-8 JSON."""
         data = json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8")

@@ -222,6 +222,16 @@ def collect(
             line.cost_usd = ((docs["physics"] or {}).get("analysis") or {}).get(
                 "estimated_cost_usd"
             )
+        elif stage == Stage.TRAILER and metrics.get("profiles"):
+            shots = metrics.get("shots") or {}
+            line.counts = (
+                f"{_plural(len(metrics['profiles']), 'trailer')} ("
+                + ", ".join(f"{p} {shots.get(p, 0)} shots" for p in metrics["profiles"])
+                + f"), {float(metrics.get('trailer_seconds') or 0):.1f} s"
+                + (" (analysis emulated)" if metrics.get("emulated_analysis") else "")
+            )
+            if metrics.get("estimated_cost_usd"):
+                line.cost_usd = float(metrics["estimated_cost_usd"])
         lines.append(line)
 
     keyframes = []

@@ -2,9 +2,10 @@
 
 Commands (docs/cli.md): ``frames`` (one video to a folder), ``landmarks`` (one video to a folder,
 or a folder to S3), ``config`` (write a landmarks preset as JSON), ``rekognition``, ``physics``,
-``invoke`` (a handler on an event file, like ``sam local invoke``), ``worker`` (the poller against
-real SQS), ``status``, ``report`` (a video's summary and report from S3), and ``local run``
-(the whole S3 -> SNS -> SQS -> Lambda path on moto).
+``trailer`` (profile-driven trailers, and ``trailer profiles``), ``invoke`` (a handler on an
+event file, like ``sam local invoke``), ``worker`` (the poller against real SQS), ``status``,
+``report`` (a video's summary and report from S3), and ``local run`` (the whole
+S3 -> SNS -> SQS -> Lambda path on moto).
 
 The groups are declared in :mod:`vidpipe.cli.app`; importing this package registers every
 command. Handler modules are imported only by the commands that run them, so ``--help`` stays
@@ -15,7 +16,16 @@ from __future__ import annotations
 
 import sys
 
-from vidpipe.cli import frames, handlers, landmarks, local, physics, rekognition, report
+from vidpipe.cli import (
+    frames,
+    handlers,
+    landmarks,
+    local,
+    physics,
+    rekognition,
+    report,
+    trailer,
+)
 from vidpipe.cli.app import app
 
 __all__ = [
@@ -28,6 +38,7 @@ __all__ = [
     "physics",
     "rekognition",
     "report",
+    "trailer",
 ]
 
 

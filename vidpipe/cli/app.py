@@ -1,6 +1,6 @@
 """The typer application and its groups (declarations only; each command lives in the module
 of its group: :mod:`vidpipe.cli.frames`, ``landmarks``, ``rekognition``, ``physics``,
-``handlers`` (invoke, worker, status) and ``local``)."""
+``handlers`` (invoke, worker, status), ``local`` and ``trailer``)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,24 @@ physics_app = typer.Typer(
     "validation, events and statistics.",
 )
 app.add_typer(physics_app, name="physics")
+
+
+class _TrailerGroup(TyperGroup):
+    """``vidpipe trailer VIDEO ...`` means ``vidpipe trailer make VIDEO ...``; ``profiles``
+    stays a subcommand."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["make", *args]
+        return super().resolve_command(ctx, args)
+
+
+trailer_app = typer.Typer(
+    cls=_TrailerGroup,
+    help="Profile-driven trailers: cut a video for viewer profiles (vidpipe trailer VIDEO "
+    "--profile P --out DIR ...), and list the built-in profiles (vidpipe trailer profiles).",
+)
+app.add_typer(trailer_app, name="trailer")
 
 
 @app.callback()

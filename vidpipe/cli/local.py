@@ -209,6 +209,18 @@ def local_run(
                 highlight=False,
                 soft_wrap=True,
             )
+        if Stage.TRAILER in wanted:
+            for edl_path in sorted((out_dir / "trailer").glob("*/edl.json")):
+                e = json.loads(edl_path.read_text())
+                note = (
+                    "  (analysis emulated: labels, no faces)" if e["analysis"]["emulated"] else ""
+                )
+                out.print(
+                    f"trailer {e['profile']['id']}: {len(e['shots'])} shots, "
+                    f"{e['duration_s']:.2f} s -> {edl_path.parent / e['output']['file']}{note}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
         dlq = sum(stack_.queue_depth(url) for url in stack_.dlq_urls.values())
         summary = "  ".join(
             f"{stage}={states[stage].status if stage in states else 'none'}" for stage in wanted
