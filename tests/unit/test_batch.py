@@ -18,7 +18,8 @@ from vidpipe.lambda_context import LocalContext
 @pytest.fixture
 def rt(plain_settings) -> Runtime:
     return Runtime(
-        settings=plain_settings,
+        # no S3 here, so no report at a plan's end (previews off)
+        settings=plain_settings.model_copy(update={"previews": False}),
         storage=None,  # type: ignore[arg-type]  # these jobs never touch S3
         status=SqliteStatusStore(plain_settings.sqlite_path),
     )
