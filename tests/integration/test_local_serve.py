@@ -168,3 +168,73 @@ def test_a_run_through_http_re_plans_the_uploaded_video(server, synth_clip):
     assert status["state"] == "succeeded"
     assert [s["stage"] for s in status["stage_status"]] == ["frame-extract", "rekognition"]
     assert "rekognition/analysis.json" in {o["name"] for o in status["outputs"]}
+
+
+@pytest.mark.samples
+def test_the_curl_examples_of_docs_api_md_work(server, tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    from tests.support.helpers import ROOT, SAMPLES
+
+    if not (shutil.which("curl") and shutil.which("jq")):
+        pytest.skip("curl and jq are needed to run docs/api.md's examples")
+    text = (ROOT / "docs" / "api.md").read_text().split("## Errors")[0]
+    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 10
+    script = "\n".join(blocks)
+    script = script.replace("API=http://127.0.0.1:8000", f"API={server.url.rstrip('/')}")
+    script = script.replace("../shared/samples/", f"{SAMPLES}/").replace("cuts1", "docs1")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    assert "204" in done.stdout.split()  # S3 took the upload
+    assert '"state": "succeeded"' in done.stdout
+    assert (tmp_path / "report.html").read_text().count("X-Amz-Signature") > 6
+    deadline = time.monotonic() + 60
+    while api(server, "GET", "/videos/demo/docs1").json()["stages"] != [
+        "frame-extract",
+        "rekognition",
+    ]:  # the run re-plans it
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_code_2(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from tests.support.helpers import ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vidpipe.cli",
+                "local",
+                "serve",
+                "--port",
+                str(port),
+                "--state-dir",
+                str(tmp_path),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot serve on 127.0.0.1:{port}")
+    assert "Traceback" not in proc.stderr

@@ -282,11 +282,16 @@ def local_serve(
             err.print(f"[red]error:[/red] cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}")
             raise typer.Exit(code=2) from exc
         out.print(f"console: {server.url}", highlight=False, soft_wrap=True)
-        out.print(f"API docs: {server.url}docs  OpenAPI: {server.url}openapi.json", highlight=False)
+        out.print(
+            f"API docs: {server.url}docs  OpenAPI: {server.url}openapi.json",
+            highlight=False,
+            soft_wrap=True,
+        )
         err.print(
             f"moto S3/SNS/SQS on {server.stack.endpoint}; status in SQLite under {state}; "
             "Ctrl-C stops",
             highlight=False,
+            soft_wrap=True,
         )
         try:
             wait_forever()
