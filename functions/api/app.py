@@ -640,38 +640,50 @@ def list_videos(
 
 
 # ---- what may be asked for --------------------------------------------------------------------
-def _trailer() -> dict[str, Any] | None:
-    """The trailer stage's profiles, durations and formats, when that stage is deployed."""
+def _trailer_module(name: str) -> Any:
+    """``functions.trailer.<name>``, or ``None`` when the trailer stage is not in this image."""
+    import importlib
+
     try:
-        from functions.trailer import profiles as trailer_profiles  # type: ignore[import-not-found,unused-ignore]
+        return importlib.import_module(f"functions.trailer.{name}")
     except ImportError:
         return None
-    found: dict[str, Any] = {
-        "profiles": [p.id for p in trailer_profiles.builtin_profiles()],
-    }
-    spec = STAGES.get("trailer")  # type: ignore[call-overload]
-    if spec is not None:
-        settings = load_stage_settings(spec.settings_class())
-        for field in ("max_duration_s", "max_duration_cap_s", "output_format", "languages"):
+
+
+def _trailer() -> dict[str, Any] | None:
+    """The trailer stage's choices (its ``options["trailer"]``), when that stage is deployed:
+    the built-in profiles, the output formats and transitions, the duration default and cap, the
+    most profiles per run and the target languages."""
+    from typing import get_args
+
+    profiles = _trailer_module("profiles")
+    settings_mod = _trailer_module("settings")
+    if profiles is None or settings_mod is None:
+        return None
+    found: dict[str, Any] = {"profiles": [p.id for p in profiles.builtin_profiles()]}
+    cls = getattr(settings_mod, "TrailerSettings", None)
+    if cls is not None:
+        settings = load_stage_settings(cls)
+        for field in ("max_duration_s", "max_duration_cap_s", "max_profiles", "output_format"):
             if hasattr(settings, field):
                 found[field] = getattr(settings, field)
-        formats = spec.settings_class().model_fields.get("output_format")
-        if formats is not None:
-            from typing import get_args
-
-            found["formats"] = [str(a) for a in get_args(formats.annotation)] or None
+        if hasattr(settings, "profiles"):
+            found["default_profiles"] = [p for p in str(settings.profiles).split(",") if p]
+    for name, alias in (("formats", "OutputFormat"), ("transitions", "Transition")):
+        if hasattr(settings_mod, alias):
+            found[name] = [str(a) for a in get_args(getattr(settings_mod, alias))]
+    translate = _trailer_module("translate")
+    if translate is not None and hasattr(translate, "SUPPORTED_LANGUAGES"):
+        found["languages"] = sorted(translate.SUPPORTED_LANGUAGES)
     return found
 
 
 @app.get("/profiles", summary="Trailer profiles", tags=["options"])
 def list_profiles() -> ProfileList:
-    try:
-        from functions.trailer import profiles as trailer_profiles  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+    profiles = _trailer_module("profiles")
+    if profiles is None:
         return ProfileList(profiles=[])
-    return ProfileList(
-        profiles=[trailer_profiles.describe(p) for p in trailer_profiles.builtin_profiles()]
-    )
+    return ProfileList(profiles=[profiles.describe(p) for p in profiles.builtin_profiles()])
 
 
 @app.get("/options", summary="Stages, limits and trailer choices", tags=["options"])

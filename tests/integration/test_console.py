@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +17,10 @@ from tests.support.browser import chromium
 from tests.support.helpers import ROOT, sample
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``vidpipe local serve --port 0`` in a subprocess; its console URL."""
+    tmp_path = tmp_path_factory.mktemp("serve")
     env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true"}
     proc = subprocess.Popen(
         [
@@ -102,3 +102,30 @@ def test_a_sample_goes_through_upload_status_and_results_in_a_browser(served, tm
         assert browser.find_element(By.ID, "errors").text == ""
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], errors
+
+
+def test_a_refused_upload_is_shown_as_an_error(served, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video")
+    with chromium(tmp_path / "profile") as browser:
+        browser.get(served)
+        wait = WebDriverWait(browser, 60)
+        wait.until(ec.presence_of_element_located((By.ID, "stage-frame-extract")))
+        browser.find_element(By.ID, "file").send_keys(str(notes))
+        # the keyboard alone: focus the button and press Enter
+        button = browser.find_element(By.ID, "upload-button")
+        browser.execute_script("arguments[0].focus()", button)
+        button.send_keys("\n")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "errors"), "400 invalid_identifier"))
+        assert "notes.txt" in browser.find_element(By.ID, "errors").text
+        assert browser.find_element(By.ID, "errors").get_attribute("role") == "alert"
+        # every form control has a label
+        unlabelled = browser.execute_script(
+            "return Array.from(document.querySelectorAll('input, select'))"
+            ".filter(i => i.type !== 'hidden' && i.labels.length === 0).map(i => i.id)"
+        )
+        assert unlabelled == []
