@@ -87,6 +87,9 @@ DESCRIPTION = (
     "results as presigned URLs (docs/api.md)."
 )
 
+#: S3's limit on an object's user metadata (keys and values, UTF-8), bytes.
+MAX_METADATA_BYTES = 2048
+
 #: The served report runs no script and loads only its pictures.
 REPORT_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
 
@@ -280,6 +283,14 @@ def create_upload(body: UploadRequest) -> Response[UploadTicket]:
         metadata[META_STAGES] = ",".join(body.stages)
     if body.options:
         metadata[META_OPTIONS] = json.dumps(body.options, separators=(",", ":"), sort_keys=True)
+    size = sum(len(k) + len(v.encode()) for k, v in metadata.items())
+    if size > MAX_METADATA_BYTES:
+        raise ApiError(
+            422,
+            "invalid_plan",
+            f"the plan's metadata is {size} bytes, over S3's {MAX_METADATA_BYTES}-byte limit "
+            "on user metadata: send fewer options, or start a run with them after the upload",
+        )
     # the plan this upload will get, checked now rather than after the upload
     plan = resolve_plan(
         message_stages=None,

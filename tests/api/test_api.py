@@ -156,6 +156,7 @@ def test_a_missing_shortcode_is_generated_url_safe_and_the_default_plan_applies(
         ({"stages": ["frame-extract", "dance"]}, (422, "invalid_plan")),
         ({"options": {"rekognition": {}}}, (422, "invalid_plan")),
         ({"filename": None}, (422, "validation_error")),
+        ({"options": {"frame-extract": {"x": "y" * 3000}}}, (422, "invalid_plan")),
         ({"surprise": 1}, (422, "validation_error")),
     ],
 )
@@ -504,3 +505,58 @@ def test_the_recorded_http_api_event_shape_is_answered(entry_queue):
     event["body"] = None
     status, _, body = http_response(api(event, LocalContext()))
     assert status == 200 and "videos" in json.loads(body)
+
+
+# ---------------------------------------------------------------------------- no 500s
+def test_no_request_is_answered_with_a_500(entry_queue, monkeypatch):
+    monkeypatch.setenv("REKOGNITION_EMULATED", "true")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    segment = st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12
+    ).map(lambda t: requests.utils.quote(t, safe=""))
+    json_value = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+    upload_keys = st.sampled_from(
+        [
+            "platform",
+            "shortcode",
+            "filename",
+            "content_type",
+            "size_bytes",
+            "stages",
+            "options",
+            "replace",
+        ]
+    )
+    bodies = (
+        st.dictionaries(upload_keys, json_value, max_size=8)
+        | json_value
+        | st.fixed_dictionaries({}, optional={"stages": json_value, "options": json_value})
+    )
+    paths = (
+        st.sampled_from(["videos", "videos/demo", "profiles", "options", "health", "openapi.json"])
+        | st.lists(segment, min_size=1, max_size=5).map("/".join)
+        | st.tuples(segment, segment, st.sampled_from(["", "/frames", "/runs", "/report"])).map(
+            lambda t: f"videos/{t[0]}/{t[1]}{t[2]}"
+        )
+    )
+    queries = st.sampled_from(
+        ["", "limit=0", "limit=-1", "limit=99999999999", "state=", "cursor=%00", "platform="]
+    )
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(["GET", "POST", "PUT", "DELETE"]), paths, queries, bodies)
+    def check(method, path, query, body):
+        status, answer = call(method, "/" + path, body, query=query)
+        assert status < 500 or status == 503, (method, path, query, body, answer)
+        if status >= 400 and path != "health":  # /health's 503 is its own document
+            error((status, answer))
+
+    check()
