@@ -32,7 +32,7 @@ from vidpipe.http_events import http_event, http_response
 from vidpipe.lambda_context import LocalContext
 from vidpipe.local import LocalStack
 from vidpipe.poller import SqsPoller
-from vidpipe.template import stage_queues
+from vidpipe.template import api_function, stage_queues
 
 #: Largest API request body accepted (the API's bodies are small JSON; videos go to S3).
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -135,8 +135,11 @@ class _ApiHandler(BaseHTTPRequestHandler):
             body=body,
             source_ip=self.client_address[0],
         )
+        deployed = api_function()
         with self.lock:
-            context: Any = LocalContext(function_name="vidpipe-api", timeout_s=29)
+            context: Any = LocalContext(
+                function_name=deployed.function, timeout_s=deployed.timeout_s
+            )
             result = lambda_handler(event, context)
         status, headers, content = http_response(result)
         self.send_response(status)

@@ -284,6 +284,15 @@ def _granted(function: str, action: str, separate: bool) -> list[str]:
 
 def test_the_api_function_is_registered_with_its_handler():
     from shared.stages import API_FUNCTION, API_HANDLER
+    from vidpipe.template import api_function, image_functions
+
+    # the local server reads the same function (its name and time-out) from the template
+    assert api_function(T).function == API_FUNCTION
+    assert api_function(T).timeout_s == 29
+    assert {f.handler for f in image_functions(T)} == {
+        API_HANDLER,
+        *(q.handler for q in stage_queues(T)),
+    }
 
     props = RESOURCES[API_FUNCTION]["Properties"]
     assert props["ImageConfig"]["Command"] == [API_HANDLER]
