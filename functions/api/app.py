@@ -28,6 +28,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -93,8 +94,32 @@ MAX_METADATA_BYTES = 2048
 #: The served report runs no script and loads only its pictures.
 REPORT_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
 
+#: How API Gateway authenticates callers (the template's ``ApiAuth``; docs/api.md).
+SECURITY_SCHEMES: dict[str, Any] = {
+    "sigv4": APIKey.model_validate(
+        {
+            "name": "Authorization",
+            "in": APIKeyIn.header,
+            "description": "ApiAuth=IAM: an AWS SigV4 signature for execute-api.",
+        }
+    ),
+    "jwt": HTTPBearer(
+        bearerFormat="JWT",
+        description="ApiAuth=JWT: a token from the configured issuer; its platforms claim "
+        "limits the platforms.",
+    ),
+}
+SECURITY: list[dict[str, list[str]]] = [{"sigv4": []}, {"jwt": []}]
+
 app = APIGatewayHttpResolver(enable_validation=True)
-app.enable_swagger(path="/docs", title=TITLE, description=DESCRIPTION, version="1")
+app.enable_swagger(
+    path="/docs",
+    title=TITLE,
+    description=DESCRIPTION,
+    version="1",
+    security_schemes=SECURITY_SCHEMES,
+    security=SECURITY,
+)
 
 #: The error answers every route may give, for the OpenAPI document.
 _ERRORS: dict[int, Any] = {
@@ -778,5 +803,13 @@ def openapi_json() -> Response[str]:
 
 def openapi_document() -> str:
     """The OpenAPI document (JSON text, 2-space indent, newline-terminated)."""
-    doc = json.loads(app.get_openapi_json_schema(title=TITLE, description=DESCRIPTION, version="1"))
+    doc = json.loads(
+        app.get_openapi_json_schema(
+            title=TITLE,
+            description=DESCRIPTION,
+            version="1",
+            security_schemes=SECURITY_SCHEMES,
+            security=SECURITY,
+        )
+    )
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
