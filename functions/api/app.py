@@ -264,6 +264,20 @@ def _video_keys(rt: Runtime, layout: VideoLayout) -> list[str]:
     ]
 
 
+def _current_video(rt: Runtime, keys: list[str]) -> str | None:
+    """The newest of a video's objects (``replace`` with another extension leaves two)."""
+    if len(keys) <= 1:
+        return keys[0] if keys else None
+    bucket = rt.settings.s3_bucket_videos
+    dated = _s3_call(
+        "head",
+        lambda: [
+            (rt.storage.s3.head_object(Bucket=bucket, Key=k)["LastModified"], k) for k in keys
+        ],
+    )
+    return str(max(dated)[1])
+
+
 def _new_shortcode() -> str:
     """A URL-safe shortcode nobody chose: 11 characters of ``secrets.token_urlsafe``."""
     return secrets.token_urlsafe(8)
@@ -464,7 +478,7 @@ def get_video(platform: str, shortcode: str) -> VideoStatus:
         upload_id=plan.upload_id if plan else None,
         created_at=plan.created_at if plan else None,
         finished_at=plan.finished_at if plan else None,
-        video_key=videos[0] if videos else None,
+        video_key=_current_video(rt, videos),
         stages=list(plan.stages) if plan else [],
         options=plan.options if plan else {},
         stage_status=reports,
@@ -589,7 +603,7 @@ def start_run(platform: str, shortcode: str, body: RunRequest) -> Response[RunAc
     message: dict[str, Any] = {
         "platform": platform,
         "shortcode": shortcode,
-        "key": videos[0],
+        "key": _current_video(rt, videos),
         "stages": stages,
         "options": plan.options,
         "run_id": run_id,

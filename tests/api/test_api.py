@@ -174,8 +174,18 @@ def test_a_body_that_is_not_json_is_a_422(entry_queue):
 def test_an_existing_shortcode_is_a_conflict_unless_replaced(entry_queue, runtime):
     put_video(runtime, "demo/cuts1/video.mp4", data=b"old")
     assert error(call("POST", "/videos", upload_body())) == (409, "conflict")
-    status, body = call("POST", "/videos", upload_body(replace=True))
-    assert status == 201 and body["shortcode"] == "cuts1"
+    status, body = call("POST", "/videos", upload_body(replace=True, filename="new.mov"))
+    assert status == 201 and body["key"] == "demo/cuts1/video.mov"
+    # after the replacing upload, status and runs use the newest object
+    import time
+
+    time.sleep(1.1)  # S3's LastModified has one-second resolution
+    put_video(runtime, "demo/cuts1/video.mov", data=b"new")
+    assert call("GET", "/videos/demo/cuts1")[1]["video_key"] == "demo/cuts1/video.mov"
+    assert call("POST", "/videos/demo/cuts1/runs", {"stages": ["frame-extract"]})[0] == 202
+    sqs = aws.client("sqs", runtime.settings)
+    [msg] = sqs.receive_message(QueueUrl=entry_queue)["Messages"]
+    assert json.loads(msg["Body"])["key"] == "demo/cuts1/video.mov"
 
 
 # ---------------------------------------------------------------------------- status
