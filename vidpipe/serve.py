@@ -122,9 +122,15 @@ class _ApiHandler(BaseHTTPRequestHandler):
         from functions.api.handler import lambda_handler
 
         path, _, query = self.path.partition("?")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            self.send_error(413, "request body too large")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_REQUEST_BYTES:
+            # API Gateway's own answer to a body it will not pass on
+            too_large = b'{"message":"Request Entity Too Large"}'
+            self.close_connection = True  # the unread body must not be taken for a request
+            self._send(413, [("content-type", "application/json")], too_large)
             return
         body = self.rfile.read(length) if length else None
         event = http_event(
@@ -140,8 +146,18 @@ class _ApiHandler(BaseHTTPRequestHandler):
             context: Any = LocalContext(
                 function_name=deployed.function, timeout_s=deployed.timeout_s
             )
-            result = lambda_handler(event, context)
-        status, headers, content = http_response(result)
+            try:
+                result = lambda_handler(event, context)
+            except Exception:  # the function crashed: API Gateway answers 500, so do we
+                logger.exception("local serve: the api handler raised")
+                result = {
+                    "statusCode": 500,
+                    "headers": {"content-type": "application/json"},
+                    "body": '{"message":"Internal Server Error"}',
+                }
+        self._send(*http_response(result))
+
+    def _send(self, status: int, headers: list[tuple[str, str]], content: bytes) -> None:
         self.send_response(status)
         for name, value in headers:
             if name.lower() not in ("content-length", "connection"):

@@ -238,3 +238,14 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_code_2(tmp_path):
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot serve on 127.0.0.1:{port}")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_body_over_the_limit_is_refused_before_the_function(server):
+    got = requests.post(
+        server.url + "videos",
+        data=b"{" * (1024 * 1024 + 1),
+        timeout=30,
+        headers={"content-type": "application/json"},
+    )
+    assert got.status_code == 413 and got.json() == {"message": "Request Entity Too Large"}
+    assert api(server, "GET", "/health").status_code == 200  # and the server goes on
