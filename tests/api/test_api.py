@@ -249,6 +249,11 @@ def test_bad_identifiers_in_paths_are_400_or_404_never_500(entry_queue, path):
     assert (status, code) in {(400, "invalid_identifier"), (404, "not_found")}
 
 
+def test_a_cors_preflight_is_a_204_for_api_gateway_to_decorate(entry_queue):
+    assert call("OPTIONS", "/videos") == (204, b"")
+    assert call("OPTIONS", "/videos/demo/cuts1/runs") == (204, b"")
+
+
 def test_an_unknown_route_is_a_404_in_the_error_shape(entry_queue):
     assert error(call("GET", "/nowhere")) == (404, "not_found")
     assert error(call("DELETE", "/videos")) == (404, "not_found")
@@ -562,7 +567,7 @@ def test_no_request_is_answered_with_a_500(entry_queue, monkeypatch):
     )
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.sampled_from(["GET", "POST", "PUT", "DELETE"]), paths, queries, bodies)
+    @given(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"]), paths, queries, bodies)
     def check(method, path, query, body):
         status, answer = call(method, "/" + path, body, query=query)
         assert status < 500 or status == 503, (method, path, query, body, answer)

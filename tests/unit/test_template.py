@@ -318,8 +318,11 @@ def test_the_api_needs_authentication_by_default():
     default = routes.pop("$default")
     assert default["AuthorizationType"] == {"Fn::If": ["ApiJwt", "JWT", "AWS_IAM"]}
     assert default["AuthorizerId"]["Fn::If"][1] == {"Ref": "HttpApiJwtAuthorizer"}
-    # ... except the console's static page
-    assert {k: v["AuthorizationType"] for k, v in routes.items()} == {"GET /": "NONE"}
+    # ... except the console's static page and CORS preflights (which carry no credentials)
+    assert {k: v["AuthorizationType"] for k, v in routes.items()} == {
+        "GET /": "NONE",
+        "OPTIONS /{proxy+}": "NONE",
+    }
     jwt = RESOURCES["HttpApiJwtAuthorizer"]
     assert jwt["Condition"] == "ApiJwt"
     assert jwt["Properties"]["JwtConfiguration"] == {
