@@ -139,7 +139,7 @@ _ERRORS: dict[int, Any] = {
 def _errors(*codes: int) -> dict[int, Any]:
     extra = {
         404: "No such video",
-        409: "The shortcode exists (send replace: true)",
+        409: "The shortcode exists (send replace: true), or its plan is still running (a run)",
         413: "The file is larger than MAX_VIDEO_BYTES",
     }
     out = dict(_ERRORS)
@@ -584,7 +584,7 @@ def get_report(platform: str, shortcode: str) -> Response[str]:
             "description": "Sent to the pipeline",
             "content": {"application/json": {"model": RunAccepted}},
         },
-        **_errors(404),
+        **_errors(404, 409),
     },
     tags=["videos"],
 )
@@ -595,6 +595,15 @@ def start_run(platform: str, shortcode: str, body: RunRequest) -> Response[RunAc
     videos = _video_keys(rt, layout)
     if not videos:
         raise ApiError(404, "not_found", f"no video uploaded at {layout.base}video.<ext>")
+    current = rt.status.get_plan(platform, shortcode)
+    if current is not None and current.state == PlanState.RUNNING:
+        # a run replaces the plan: not while its stages are still working on it
+        raise ApiError(
+            409,
+            "conflict",
+            f"{platform}/{shortcode} is still running its plan ({', '.join(current.stages)}); "
+            "start the run when it has finished",
+        )
     url = api_settings().pipeline_entry_queue_url
     if not url:
         raise ConfigurationError("PIPELINE_ENTRY_QUEUE_URL is not set: runs cannot start")

@@ -297,6 +297,11 @@ def test_a_run_is_sent_to_the_entry_queue_and_re_plans(entry_queue, runtime, syn
     assert plan.options == {"frame-extract": {"min_frames": 7}}
     assert plan.state == PlanState.RUNNING
     assert runtime.status.stages("demo", "cuts1") == []
+    # not another run while this one's plan is running
+    assert error(call("POST", "/videos/demo/cuts1/runs", {"stages": ["frame-extract"]})) == (
+        409,
+        "conflict",
+    )
 
 
 # ---------------------------------------------------------------------------- listing
