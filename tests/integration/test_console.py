@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,33 +23,35 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``vidpipe local serve --port 0`` in a subprocess; its console URL."""
     tmp_path = tmp_path_factory.mktemp("serve")
     env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vidpipe.cli",
-            "local",
-            "serve",
-            "--port",
-            "0",
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    out, errors = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    # files, not pipes: a server that logs much must never block on a full pipe
+    with out.open("w") as stdout, errors.open("w") as stderr:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vidpipe.cli",
+                "local",
+                "serve",
+                "--port",
+                "0",
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+        )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = re.search(r"console: (http://127\.0\.0\.1:\d+/)", line)
-        if not found:
-            proc.kill()
-            raise AssertionError(
-                f"no console URL: {line!r} {proc.stderr.read()[-2000:] if proc.stderr else ''}"
-            )
+        deadline = time.monotonic() + 120
+        while not (found := re.search(r"console: (http://127\.0\.0\.1:\d+/)", out.read_text())):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no console URL: {out.read_text()!r} {errors.read_text()[-2000:]}"
+                )
+            time.sleep(0.2)
         yield found.group(1)
     finally:
         proc.send_signal(signal.SIGINT)
