@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vidpipe.template import stage_queues
+from vidpipe.template import image_functions
 
 PROBE = (
     "import importlib, time\n"
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     rows = []
-    for q in stage_queues():
+    for q in image_functions():
         times = [
             float(
                 subprocess.run(

@@ -5,7 +5,9 @@ A body is one of:
 1. a **direct job** ``{"shortcode": "Cx1", "platform": "instagram"}``, optionally with ``bucket``,
    ``key``, a plan's ``stages`` (``["frame-extract", "rekognition"]``) and per-stage ``options``
    (``{"frame-extract": {"detector": "adaptive"}}``); a stage's hand-off to the next stages is a
-   direct job that also carries the upload's ``upload_id`` (docs/plans.md);
+   direct job that also carries the upload's ``upload_id`` (docs/plans.md); a ``run_id``
+   (``^[A-Za-z0-9_-]{1,64}$``) asks for a new plan on a video already uploaded (a **run**: the
+   plan is recorded again for the upload id ``{upload}:run:{run_id}``, :func:`run_upload_id`);
 2. an **S3 event notification** ``{"Records": [{"eventName": "ObjectCreated:Put", "s3": ...}]}``,
    as S3 sends it to SQS, or through SNS with raw message delivery (the same JSON). An SNS
    envelope (``{"Type": "Notification", "Message": "..."}``, raw delivery off) is unwrapped too.
@@ -73,6 +75,10 @@ _JSON_BRACKET = re.compile(r"[\[\]{}]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: An upload id: an S3 version id, an ETag (quotes stripped) or a sequencer.
 UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9._:+=-]{1,256}$")
+#: A run's id in a direct job (:func:`run_upload_id`).
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: What separates an upload's id from a run's in the upload id a run's plan is recorded under.
+RUN_SEPARATOR = ":run:"
 
 
 def validate_platform(value: str) -> str:
@@ -176,6 +182,7 @@ class VideoJob:
         stages: the plan's stage names a direct job asked for (``None``: not given).
         upload_id: which upload of the key this is: the S3 event's version id or ETag, or a
             hand-off's ``upload_id``; ``None`` for a direct job, which reads the object's.
+        run_id: a direct job's ``run_id``: plan this upload again (:func:`run_upload_id`).
     """
 
     platform: str
@@ -187,6 +194,7 @@ class VideoJob:
     size_bytes: int | None = None
     stages: tuple[str, ...] | None = None
     upload_id: str | None = None
+    run_id: str | None = None
 
     @property
     def is_handoff(self) -> bool:
@@ -209,6 +217,16 @@ class _DirectJob(BaseModel):
     options: dict[str, dict[str, Any]] = {}
     stages: list[str] | None = None
     upload_id: str | None = None
+    run_id: str | None = None
+
+    @field_validator("run_id")
+    @classmethod
+    def _run_id(cls, v: str | None) -> str | None:
+        if v is not None and not RUN_ID_RE.fullmatch(v):
+            raise InvalidIdentifierError(
+                f"invalid run_id {v!r}: expected 1-64 of A-Z, a-z, 0-9, '_' or '-'"
+            )
+        return v
 
     @field_validator("upload_id")
     @classmethod
@@ -360,6 +378,7 @@ def _parse_direct(data: dict[str, Any], default_bucket: str) -> VideoJob:
         options=msg.options,
         stages=tuple(msg.stages) if msg.stages is not None else None,
         upload_id=msg.upload_id,
+        run_id=msg.run_id,
     )
 
 
@@ -532,3 +551,27 @@ def upload_id_of(obj: dict[str, Any]) -> str | None:
             if UPLOAD_ID_RE.fullmatch(cleaned):
                 return cleaned
     return None
+
+
+def run_upload_id(upload_id: str, run_id: str) -> str:
+    """The upload id a run's plan is recorded under: ``{upload_id}:run:{run_id}``.
+
+    A run is a new plan on an upload whose plan exists (``POST /videos/{platform}/{shortcode}/
+    runs``, docs/api.md); the status store keeps one plan per upload id, so the run needs an
+    id of its own. Hand-offs carry it like any upload id.
+
+    Raises:
+        InvalidIdentifierError: ``run_id`` does not match :data:`RUN_ID_RE`, or the result is
+            not a valid upload id (too long).
+    """
+    if not RUN_ID_RE.fullmatch(run_id):
+        raise InvalidIdentifierError(f"invalid run_id {run_id!r}")
+    combined = f"{base_upload_id(upload_id)}{RUN_SEPARATOR}{run_id}"
+    if not UPLOAD_ID_RE.fullmatch(combined):
+        raise InvalidIdentifierError(f"run upload id {combined!r} is not a valid upload id")
+    return combined
+
+
+def base_upload_id(upload_id: str) -> str:
+    """The upload a (run's) upload id belongs to: ``upload_id`` without ``:run:...``."""
+    return upload_id.split(RUN_SEPARATOR, 1)[0]

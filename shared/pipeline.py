@@ -4,7 +4,10 @@
 * :meth:`Pipeline.start` runs where an upload enters (the pipeline's entry function, or a stage
   that received a direct job itself): it reads the object's ETag or version and its metadata,
   resolves the plan (:mod:`shared.plan`), records it once per upload in the status store, and
-  sends the first stages their messages.
+  sends the first stages their messages. A direct job with a ``run_id`` (a run) records its
+  plan under ``{upload}:run:{run_id}`` (:func:`shared.messages.run_upload_id`), so it replaces
+  the upload's plan as a new upload would; the upload's own event delivered again later keeps
+  the run's plan.
 * :meth:`Pipeline.advance` runs after a stage's outcome is recorded (and again when a redelivery
   finds the stage already done): it skips stages whose dependency failed, sends a message to each
   stage that has become ready, and when every planned stage is final it moves the plan to its
@@ -34,7 +37,7 @@ from shared.errors import (
     VideoMissingError,
 )
 from shared.layout import VideoLayout
-from shared.messages import VideoJob, upload_id_of
+from shared.messages import VideoJob, base_upload_id, run_upload_id, upload_id_of
 from shared.observability import logger
 from shared.plan import Plan, build_plan, resolve_plan
 from shared.stages import STAGES, Stage
@@ -119,6 +122,17 @@ class Pipeline:
         upload_id = job.upload_id or upload_id_of({"VersionId": info.version_id, "ETag": info.etag})
         if upload_id is None:
             raise InvalidMessageError(f"{job.label}: the object has neither ETag nor version id")
+        earlier = self.status.get_plan(job.platform, job.shortcode)
+        if job.run_id is not None:
+            # a run: a new plan for the same upload, under an upload id of its own
+            upload_id = run_upload_id(upload_id, job.run_id)
+        elif (
+            earlier is not None
+            and earlier.upload_id != upload_id
+            and base_upload_id(earlier.upload_id) == upload_id
+        ):
+            # the upload's event delivered again after a run re-planned it: keep the run's plan
+            upload_id = earlier.upload_id
         plan = resolve_plan(
             message_stages=job.stages,
             message_options=job.options,
@@ -128,7 +142,6 @@ class Pipeline:
             default=self.settings.default_stages,
             entry_stage=entry_stage,
         )
-        earlier = self.status.get_plan(job.platform, job.shortcode)
         if earlier is not None and earlier.upload_id != upload_id:
             # before the plan is replaced, so a failed delete is retried by the redelivery
             self._delete_outputs(job)

@@ -139,6 +139,14 @@ ENTRY_HANDLER = "functions.pipeline.handler.lambda_handler"
 ENTRY_FUNCTION = "PipelineFunction"
 ENTRY_NAME = "pipeline"
 
+#: The HTTP API's function (docs/api.md): behind API Gateway, not a queue; no status row either.
+API_HANDLER = "functions.api.handler.lambda_handler"
+API_FUNCTION = "ApiFunction"
+API_SETTINGS = "functions.api.settings:ApiSettings"
+
+#: The entrypoints that are not stages, in the order the build check imports them.
+OTHER_HANDLERS = (ENTRY_HANDLER, API_HANDLER)
+
 
 def spec(stage: Stage | str) -> StageSpec:
     """The declaration of ``stage`` (a :class:`Stage` or its name).
@@ -165,7 +173,8 @@ def stage_of_handler(handler: str) -> Stage:
 
 
 def check_imports() -> list[str]:
-    """Import every stage's handler and settings class; return the handler paths.
+    """Import every stage's handler and settings class, and the entry's and the API's handlers;
+    return the handler paths.
 
     Raises:
         ImportError, AttributeError: a path in the registry is wrong.
@@ -174,10 +183,13 @@ def check_imports() -> list[str]:
         if not callable(s.load_handler()):
             raise TypeError(f"{s.handler} is not callable")
         s.settings_class()
-    module, _, attr = ENTRY_HANDLER.rpartition(".")
-    if not callable(getattr(importlib.import_module(module), attr)):
-        raise TypeError(f"{ENTRY_HANDLER} is not callable")
-    return [ENTRY_HANDLER, *(s.handler for s in STAGES.values())]
+    for handler in OTHER_HANDLERS:
+        module, _, attr = handler.rpartition(".")
+        if not callable(getattr(importlib.import_module(module), attr)):
+            raise TypeError(f"{handler} is not callable")
+    module, _, attr = API_SETTINGS.partition(":")
+    getattr(importlib.import_module(module), attr)
+    return [*OTHER_HANDLERS, *(s.handler for s in STAGES.values())]
 
 
 if __name__ == "__main__":  # pragma: no cover - the Dockerfile's build check

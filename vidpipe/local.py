@@ -7,7 +7,9 @@ results buckets, the SNS topic the bucket's ``ObjectCreated`` events go to (one 
 suffix the template lists), the pipeline's entry queue and one queue per stage asked for, each
 with a DLQ and the template's ``maxReceiveCount`` (only the queues the template subscribes to the
 topic are subscribed: the entry's), and the plan-finished topic with a queue subscribed to it so
-the completion events can be read back. The status store is SQLite.
+the completion events can be read back. The status store is SQLite. S3 browser uploads (POST
+Object) are checked against their signed policy as S3 does (:mod:`vidpipe.s3post`); moto alone
+would store any.
 :class:`~vidpipe.poller.SqsPoller` instances then invoke the real handlers as Lambda would.
 
 Differences from AWS, on purpose: the visibility timeout is short (``visibility_timeout_s``) so a
@@ -38,6 +40,35 @@ REGION = "us-east-1"
 TOPIC_NAME = "vidpipe-video-events"
 FINISHED_TOPIC_NAME = "vidpipe-plan-finished"
 FINISHED_QUEUE_NAME = "vidpipe-plan-finished-events"
+
+
+def _moto_server_class() -> Any:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    from vidpipe.s3post import PostPolicyCheck
+
+    class PolicyCheckingMotoServer(ThreadedMotoServer):
+        """moto's threaded server with S3's POST policy check in front (:mod:`vidpipe.s3post`):
+        moto itself stores any browser upload, S3 refuses one that breaks its policy."""
+
+        def _server_entry(self) -> None:
+            app = PostPolicyCheck(
+                DomainDispatcherApplication(create_backend_app),
+                secret=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+            )
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return PolicyCheckingMotoServer
 
 
 def queue_name(stage: Stage | str) -> str:
@@ -94,15 +125,13 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         """Start moto on a free 127.0.0.1 port, set the environment, create the resources."""
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server = _moto_server_class()(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.endpoint = f"http://127.0.0.1:{port}"
         # moto keeps its state per process: start every local run from an empty account

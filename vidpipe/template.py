@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from shared.stages import ENTRY_HANDLER, ENTRY_NAME, stage_of_handler
+from shared.stages import API_HANDLER, ENTRY_HANDLER, ENTRY_NAME, stage_of_handler
 
 #: Where a checkout keeps the template, relative to this package.
 CHECKOUT_TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
@@ -225,6 +225,45 @@ def stage_queues(template: dict[str, Any] | None = None) -> list[StageQueue]:
                 )
             )
     return out
+
+
+@dataclass(frozen=True)
+class ImageFunction:
+    """One function of the template: its logical id, handler, time-out and memory."""
+
+    function: str
+    handler: str
+    timeout_s: int
+    memory_mb: int
+
+
+def image_functions(template: dict[str, Any] | None = None) -> list[ImageFunction]:
+    """Every ``AWS::Serverless::Function`` of the template with its ``ImageConfig.Command``, the
+    SQS-triggered ones and the others (the HTTP API's)."""
+    t = template if template is not None else load_template()
+    globals_fn = t.get("Globals", {}).get("Function", {})
+    return [
+        ImageFunction(
+            function=name,
+            handler=res["Properties"]["ImageConfig"]["Command"][0],
+            timeout_s=int(res["Properties"].get("Timeout", globals_fn.get("Timeout", 3))),
+            memory_mb=int(res["Properties"].get("MemorySize", globals_fn.get("MemorySize", 128))),
+        )
+        for name, res in t["Resources"].items()
+        if res["Type"] == "AWS::Serverless::Function"
+    ]
+
+
+def api_function(template: dict[str, Any] | None = None) -> ImageFunction:
+    """The HTTP API's function (its handler is :data:`shared.stages.API_HANDLER`).
+
+    Raises:
+        ValueError: the template deploys no function with that handler.
+    """
+    for fn in image_functions(template):
+        if fn.handler == API_HANDLER:
+            return fn
+    raise ValueError(f"template.yaml deploys no function with the handler {API_HANDLER}")
 
 
 def video_suffixes(template: dict[str, Any] | None = None) -> list[str]:

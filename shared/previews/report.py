@@ -19,7 +19,7 @@ files off).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -360,12 +360,19 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(report: VideoReport) -> str:
-    """``report.html`` (template ``shared/previews/report.html.j2``, autoescaped)."""
+def render_html(report: VideoReport, link: Callable[[str], str] | None = None) -> str:
+    """``report.html`` (template ``shared/previews/report.html.j2``, autoescaped).
+
+    Args:
+        report: what to show.
+        link: turns a path relative to the video's prefix into the URL a link or picture uses;
+            default: the relative path itself (the stored report). The API passes one that
+            presigns each key.
+    """
     return (
         _environment()
         .get_template("report.html.j2")
-        .render(r=report, video_line=video_line(report.video))
+        .render(r=report, video_line=video_line(report.video), link=link or (lambda k: k))
     )
 
 

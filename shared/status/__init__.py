@@ -16,7 +16,8 @@ Supabase adapter (production). All of them follow one claim protocol:
 Per upload, a **plan** (docs/plans.md): ``start_plan`` records which stages an upload runs,
 atomically and once per upload (a new ETag or version at the same key replaces the plan and
 resets the video's stage rows); ``finish_plan`` moves it from ``running`` to its final state
-exactly once; ``mark_notified`` records that the completion event went out.
+exactly once; ``mark_notified`` records that the completion event went out; ``list_plans``
+pages through the plans newest first.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "ClaimOutcome",
     "ErrorReport",
     "ErrorRow",
+    "PlanPosition",
     "PlanStart",
     "PlanState",
     "Stage",
@@ -100,6 +102,26 @@ class VideoPlan:
     created_at: datetime | None = None
     finished_at: datetime | None = None
     notified: bool = False
+
+
+@dataclass(frozen=True)
+class PlanPosition:
+    """Where a page of :meth:`StatusStore.list_plans` ended: the last plan's ``created_at``
+    (timezone-aware UTC), platform and shortcode, the order plans are listed in (descending)."""
+
+    created_at: datetime
+    platform: str
+    shortcode: str
+
+    @classmethod
+    def of(cls, plan: VideoPlan) -> PlanPosition:
+        """The position of ``plan`` (it must have its ``created_at``)."""
+        assert plan.created_at is not None
+        return cls(plan.created_at, plan.platform, plan.shortcode)
+
+
+#: Most plans one :meth:`StatusStore.list_plans` call returns.
+MAX_LIST_LIMIT = 1000
 
 
 class ClaimOutcome(StrEnum):
@@ -261,3 +283,16 @@ class StatusStore(Protocol):
 
     def mark_notified(self, platform: str, shortcode: str, upload_id: str) -> None:
         """Record that the completion event of ``upload_id`` was published."""
+
+    def list_plans(
+        self,
+        *,
+        platform: str | None = None,
+        state: PlanState | None = None,
+        limit: int = 50,
+        after: PlanPosition | None = None,
+    ) -> list[VideoPlan]:
+        """Plans newest first (``created_at``, then platform and shortcode, all descending), at
+        most ``limit`` (1 to :data:`MAX_LIST_LIMIT`), only of ``platform`` and in ``state`` when
+        given, and only those after ``after`` in that order (keyset paging: pass the
+        :class:`PlanPosition` of the previous page's last plan)."""

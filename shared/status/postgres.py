@@ -15,6 +15,7 @@ from shared.status import (
     Claim,
     ErrorReport,
     ErrorRow,
+    PlanPosition,
     PlanStart,
     PlanState,
     StageKey,
@@ -232,3 +233,25 @@ class PostgresStatusStore:
 
     def mark_notified(self, platform: str, shortcode: str, upload_id: str) -> None:
         self._call("vidpipe_mark_notified", "%s, %s, %s", (platform, shortcode, upload_id))
+
+    def list_plans(
+        self,
+        *,
+        platform: str | None = None,
+        state: PlanState | None = None,
+        limit: int = 50,
+        after: PlanPosition | None = None,
+    ) -> list[VideoPlan]:
+        r = self._call(
+            "vidpipe_list_plans",
+            "%s, %s, %s::integer, %s::timestamptz, %s, %s",
+            (
+                platform,
+                None if state is None else str(state),
+                int(limit),
+                None if after is None else after.created_at,
+                None if after is None else after.platform,
+                None if after is None else after.shortcode,
+            ),
+        )
+        return [rows.plan(p) for p in r or []]

@@ -17,10 +17,12 @@ from typing import Any
 
 from shared.errors import StatusStoreUnavailableError
 from shared.status import (
+    MAX_LIST_LIMIT,
     Claim,
     ClaimOutcome,
     ErrorReport,
     ErrorRow,
+    PlanPosition,
     PlanStart,
     PlanState,
     Stage,
@@ -452,3 +454,32 @@ class SqliteStatusStore:
                    WHERE platform = ? AND shortcode = ? AND upload_id = ?""",
                 (platform, shortcode, upload_id),
             )
+
+    def list_plans(
+        self,
+        *,
+        platform: str | None = None,
+        state: PlanState | None = None,
+        limit: int = 50,
+        after: PlanPosition | None = None,
+    ) -> list[VideoPlan]:
+        where: list[str] = []
+        args: list[Any] = []
+        if platform is not None:
+            where.append("platform = ?")
+            args.append(platform)
+        if state is not None:
+            where.append("state = ?")
+            args.append(str(state))
+        if after is not None:
+            # created_at is ISO text in UTC, so text order is time order
+            where.append("(created_at, platform, shortcode) < (?, ?, ?)")
+            args += [after.created_at.astimezone(UTC).isoformat(), after.platform, after.shortcode]
+        sql = "SELECT * FROM video_plans"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, platform DESC, shortcode DESC LIMIT ?"
+        args.append(max(1, min(int(limit), MAX_LIST_LIMIT)))
+        with self._tx() as con:
+            found = con.execute(sql, args).fetchall()
+        return [rows.plan(r) for r in found]

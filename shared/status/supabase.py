@@ -22,6 +22,7 @@ from shared.status import (
     Claim,
     ErrorReport,
     ErrorRow,
+    PlanPosition,
     PlanStart,
     PlanState,
     StageKey,
@@ -256,3 +257,24 @@ class SupabaseStatusStore:
             "vidpipe_mark_notified",
             {"p_platform": platform, "p_shortcode": shortcode, "p_upload_id": upload_id},
         )
+
+    def list_plans(
+        self,
+        *,
+        platform: str | None = None,
+        state: PlanState | None = None,
+        limit: int = 50,
+        after: PlanPosition | None = None,
+    ) -> list[VideoPlan]:
+        r = self._rpc(
+            "vidpipe_list_plans",
+            {
+                "p_platform": platform,
+                "p_state": None if state is None else str(state),
+                "p_limit": int(limit),
+                "p_after_created_at": None if after is None else after.created_at.isoformat(),
+                "p_after_platform": None if after is None else after.platform,
+                "p_after_shortcode": None if after is None else after.shortcode,
+            },
+        )
+        return [rows.plan(p) for p in r or []]

@@ -304,3 +304,50 @@ def test_skip_ends_only_a_stage_that_has_not_run(store):
         Stage.FRAME_EXTRACT: StageStatus.SUCCEEDED,
         Stage.REKOGNITION: StageStatus.SKIPPED,
     }
+
+
+# ------------------------------------------------------------------------------ listing
+def test_plans_are_listed_newest_first_in_pages(store):
+    from shared.status import PlanPosition
+
+    codes = [f"v{i}" for i in range(5)]
+    for i, code in enumerate(codes):
+        platform = "instagram" if i % 2 == 0 else "tiktok"
+        store.start_plan(platform, code, f"etag-{i}", ["frame-extract"], {})
+        time.sleep(0.002)  # distinct created_at, as separate uploads have
+    assert store.finish_plan("instagram", "v2", "etag-2", PlanState.SUCCEEDED)
+
+    every = store.list_plans(limit=10)
+    assert [p.shortcode for p in every] == list(reversed(codes))
+    assert all(p.created_at is not None for p in every)
+
+    first = store.list_plans(limit=2)
+    assert [p.shortcode for p in first] == ["v4", "v3"]
+    second = store.list_plans(limit=2, after=PlanPosition.of(first[-1]))
+    assert [p.shortcode for p in second] == ["v2", "v1"]
+    third = store.list_plans(limit=2, after=PlanPosition.of(second[-1]))
+    assert [p.shortcode for p in third] == ["v0"]
+    assert store.list_plans(limit=2, after=PlanPosition.of(third[-1])) == []
+
+    assert [p.shortcode for p in store.list_plans(platform="instagram")] == ["v4", "v2", "v0"]
+    assert [p.shortcode for p in store.list_plans(state=PlanState.SUCCEEDED)] == ["v2"]
+    assert [
+        p.shortcode for p in store.list_plans(platform="tiktok", state=PlanState.RUNNING, limit=1)
+    ] == ["v3"]
+    assert store.list_plans(platform="nobody") == []
+
+
+def test_listing_orders_equal_times_by_platform_and_shortcode(store):
+    # a page boundary inside one created_at must neither repeat nor lose a plan
+    for code in ("a", "b", "c"):
+        store.start_plan("instagram", code, "etag", ["frame-extract"], {})
+    seen, after = [], None
+    while True:
+        page = store.list_plans(limit=1, after=after)
+        if not page:
+            break
+        seen.append(page[0].shortcode)
+        from shared.status import PlanPosition
+
+        after = PlanPosition.of(page[0])
+    assert sorted(seen) == ["a", "b", "c"] and len(seen) == 3

@@ -345,3 +345,51 @@ def test_with_previews_off_a_finished_plan_writes_no_report(pipe, runtime, synth
     assert event["state"] == "succeeded"
     keys = set(runtime.storage.list_keys(FRAMES_BUCKET, "instagram/Rp2/"))
     assert not keys & {"instagram/Rp2/summary.txt", "instagram/Rp2/report.html"}
+
+
+def test_a_run_re_plans_an_uploaded_video_and_a_late_upload_event_keeps_it(
+    pipe, runtime, synth_clip
+):
+    put_video(runtime, "instagram/Cx1/video.mp4", synth_clip[0])
+    event = real_etag_event(runtime, "instagram/Cx1/video.mp4")
+    pipe.send("pipeline", event)
+    pipe.drain()
+    [first] = pipe.events()
+    assert first["stages"] == {"frame-extract": first["stages"]["frame-extract"]}
+    # without a run id the same direct job finds the upload's plan and changes nothing
+    pipe.send("pipeline", {"platform": "instagram", "shortcode": "Cx1", "stages": ["rekognition"]})
+    pipe.drain()
+    assert pipe.events() == []
+    assert runtime.status.get_plan("instagram", "Cx1").stages == ("frame-extract",)
+    # a run: a new plan for the same upload, with its own options
+    run = {
+        "platform": "instagram",
+        "shortcode": "Cx1",
+        "stages": ["frame-extract", "rekognition"],
+        "options": {"frame-extract": {"min_frames": 4}},
+        "run_id": "r1",
+    }
+    pipe.send("pipeline", run)
+    pipe.send("pipeline", run)  # delivered twice: planned once
+    pipe.drain()
+    [second] = pipe.events()
+    assert second["upload_id"] == f"{first['upload_id']}:run:r1"
+    assert set(second["stages"]) == {"frame-extract", "rekognition"}
+    assert second["state"] == "succeeded"
+    assert pipe.states("Cx1")["frame-extract"].attempts == 1
+    plan = runtime.status.get_plan("instagram", "Cx1")
+    assert plan.options == {"frame-extract": {"min_frames": 4}}
+    # the upload's own event delivered late: the run's plan stays, nothing runs again
+    pipe.send("pipeline", event)
+    pipe.drain()
+    assert pipe.events() == []
+    assert runtime.status.get_plan("instagram", "Cx1").upload_id == second["upload_id"]
+
+
+def test_a_bad_run_id_is_refused_naming_it():
+    from shared.errors import InvalidIdentifierError
+    from shared.messages import parse_body, run_upload_id
+
+    with pytest.raises(InvalidIdentifierError, match="run_id"):
+        parse_body('{"platform": "ig", "shortcode": "a", "run_id": "../x"}', default_bucket="b")
+    assert run_upload_id("etag", "r1") == run_upload_id("etag:run:r0", "r1") == "etag:run:r1"

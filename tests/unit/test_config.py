@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from functions.api.settings import ApiSettings
 from functions.frame_extract.settings import FrameExtractSettings
 from functions.rekognition.settings import RekognitionSettings
 from shared.config import Settings, env_name, load_settings, load_stage_settings
@@ -13,8 +14,8 @@ from shared.errors import ConfigurationError
 from shared.stages import STAGES
 from tests.support.helpers import ROOT
 
-#: The core settings and every stage's own class, as the registry names them.
-CLASSES = [Settings, *(s.settings_class() for s in STAGES.values())]
+#: The core settings, the API's and every stage's own class, as the registry names them.
+CLASSES = [Settings, ApiSettings, *(s.settings_class() for s in STAGES.values())]
 
 
 def sample_vars() -> dict[str, str]:

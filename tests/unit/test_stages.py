@@ -9,7 +9,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from shared.layout import VideoLayout
-from shared.stages import ENTRY_HANDLER, STAGES, Stage, spec, stage_of_handler
+from shared.stages import API_HANDLER, ENTRY_HANDLER, STAGES, Stage, spec, stage_of_handler
 from tests.support.helpers import ROOT
 
 
@@ -49,7 +49,7 @@ def test_the_image_build_check_imports_every_handler():
         [sys.executable, "-m", "shared.stages"], cwd=ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    handlers = [ENTRY_HANDLER, *(s.handler for s in STAGES.values())]
+    handlers = [ENTRY_HANDLER, API_HANDLER, *(s.handler for s in STAGES.values())]
     assert proc.stdout.split() == [w for h in handlers for w in ("ok", h)]
 
 

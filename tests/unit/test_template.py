@@ -260,3 +260,115 @@ def test_video_keys_can_never_lie_in_a_writable_folder():
     for folder in output_folders():
         with pytest.raises(InvalidIdentifierError):
             parse_video_key(f"p/s/{folder}/video.mp4")
+
+
+# ---------------------------------------------------------------- the HTTP API (docs/api.md)
+def _statements(function: str, separate: bool) -> list[dict[str, Any]]:
+    params = {"VideosBucketName": "videos", "FramesBucketName": "results" if separate else ""}
+    found = []
+    for policy in RESOURCES[function]["Properties"]["Policies"]:
+        if "Statement" in policy:
+            found += _resolve(policy, params, separate)["Statement"]
+    return found
+
+
+def _granted(function: str, action: str, separate: bool) -> list[str]:
+    out: list[str] = []
+    for st in _statements(function, separate):
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if st["Effect"] == "Allow" and action in actions:
+            res = st["Resource"]
+            out.extend(res if isinstance(res, list) else [res])
+    return out
+
+
+def test_the_api_function_is_registered_with_its_handler():
+    from shared.stages import API_FUNCTION, API_HANDLER
+    from vidpipe.template import api_function, image_functions
+
+    # the local server reads the same function (its name and time-out) from the template
+    assert api_function(T).function == API_FUNCTION
+    assert api_function(T).timeout_s == 29
+    assert {f.handler for f in image_functions(T)} == {
+        API_HANDLER,
+        *(q.handler for q in stage_queues(T)),
+    }
+
+    props = RESOURCES[API_FUNCTION]["Properties"]
+    assert props["ImageConfig"]["Command"] == [API_HANDLER]
+    assert "Events" not in props  # API Gateway invokes it through the integration below
+    integration = RESOURCES["HttpApiIntegration"]["Properties"]
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": [API_FUNCTION, "Arn"]}
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert int(props["Timeout"]) < integration["TimeoutInMillis"] / 1000
+    env = props["Environment"]["Variables"]
+    assert env["PIPELINE_ENTRY_QUEUE_URL"] == {"Ref": "PipelineQueue"}
+
+
+def test_the_api_needs_authentication_by_default():
+    params = T["Parameters"]
+    assert params["ApiAuth"]["Default"] == "IAM"
+    assert set(params["ApiAuth"]["AllowedValues"]) == {"IAM", "JWT"}
+    assert T["Conditions"]["ApiJwt"] == {"Fn::Equals": [{"Ref": "ApiAuth"}, "JWT"]}
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in of_type("AWS::ApiGatewayV2::Route").values()
+    }
+    # every request reaches the function through the authenticated default route ...
+    default = routes.pop("$default")
+    assert default["AuthorizationType"] == {"Fn::If": ["ApiJwt", "JWT", "AWS_IAM"]}
+    assert default["AuthorizerId"]["Fn::If"][1] == {"Ref": "HttpApiJwtAuthorizer"}
+    # ... except the console's static page and CORS preflights (which carry no credentials)
+    assert {k: v["AuthorizationType"] for k, v in routes.items()} == {
+        "GET /": "NONE",
+        "OPTIONS /{proxy+}": "NONE",
+    }
+    jwt = RESOURCES["HttpApiJwtAuthorizer"]
+    assert jwt["Condition"] == "ApiJwt"
+    assert jwt["Properties"]["JwtConfiguration"] == {
+        "Issuer": {"Ref": "ApiJwtIssuer"},
+        "Audience": {"Ref": "ApiJwtAudience"},
+    }
+    env = RESOURCES["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["API_AUTH"] == {"Fn::If": ["ApiJwt", "jwt", "iam"]}
+    assert env["API_PLATFORMS_CLAIM"] == {"Ref": "ApiPlatformsClaim"}
+
+
+def test_cors_and_throttling_are_parameters():
+    api = RESOURCES["HttpApi"]["Properties"]
+    assert api["CorsConfiguration"]["AllowOrigins"] == {"Ref": "ApiCorsOrigins"}
+    stage = RESOURCES["HttpApiStage"]["Properties"]
+    assert stage["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottleRate"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurst"},
+    }
+    # browsers upload to the videos bucket and read the results bucket from the same origins
+    for bucket, method in (("VideosBucket", "POST"), ("FramesBucket", "GET")):
+        [rule] = RESOURCES[bucket]["Properties"]["CorsConfiguration"]["CorsRules"]
+        assert (
+            rule["AllowedOrigins"] == {"Ref": "ApiCorsOrigins"} and method in rule["AllowedMethods"]
+        )
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["one-bucket", "separate-results"])
+def test_the_api_may_presign_only_layout_keys(separate):
+    results = "results" if separate else "videos"
+    layout = VideoLayout("instagram", "Cx1")
+    # uploads: only {platform}/{shortcode}/video.<ext> in the videos bucket; nothing deleted
+    writable = _write_resources("ApiFunction", separate)
+    assert writable == ["arn:aws:s3:::videos/*/*/video.*"]
+    assert _matches(writable[0], f"arn:aws:s3:::videos/{layout.video('mov')}")
+    for key in (layout.frame(0), layout.frame_manifest, layout.report, "a/b"):
+        assert not any(_matches(r, f"arn:aws:s3:::{results}/{key}") for r in writable), key
+    # downloads: the stage folders of the registry, the report and the summary, never a video
+    readable = _granted("ApiFunction", "s3:GetObject", separate)
+    assert sorted(readable) == sorted(
+        [f"arn:aws:s3:::{results}/*/*/{s.folder}/*" for s in STAGES.values()]
+        + [f"arn:aws:s3:::{results}/*/*/report.html", f"arn:aws:s3:::{results}/*/*/summary.txt"]
+    )
+    assert not any(_matches(r, f"arn:aws:s3:::videos/{layout.video()}") for r in readable)
+    # messages: only the pipeline's entry queue; no topic
+    policies = RESOURCES["ApiFunction"]["Properties"]["Policies"]
+    sends = [p["SQSSendMessagePolicy"] for p in policies if "SQSSendMessagePolicy" in p]
+    assert sends == [{"QueueName": {"Fn::GetAtt": ["PipelineQueue", "QueueName"]}}]
+    assert not any("SNSPublishMessagePolicy" in p for p in policies)

@@ -263,3 +263,58 @@ def _write_report(rt: Runtime, bucket: str, platform: str, code: str) -> list[st
 
 def _unknown_stage(name: str) -> bool:
     raise typer.BadParameter(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
+
+
+@local_app.command("serve")
+def local_serve(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")
+    ] = 8000,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the SQLite status and temp files here (default: a temp dir)."),
+    ] = None,
+    visibility_timeout_s: Annotated[
+        int,
+        typer.Option(min=0, help="Local queues' visibility timeout: how soon a retry comes."),
+    ] = 5,
+) -> None:
+    """Serve the HTTP API and the web console on 127.0.0.1, with the whole pipeline behind it.
+
+    Starts the local stack (moto S3/SNS/SQS, SQLite, a poller per queue, all in this process)
+    and the real api handler, each HTTP request translated into an API Gateway HTTP API event.
+    Presigned URLs point at the local moto endpoint. Open the printed URL in a browser, or use
+    curl (docs/api.md). Stop with Ctrl-C.
+    """
+    from vidpipe.serve import local_server, wait_forever
+
+    try:
+        template_path()
+    except TemplateNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    with ExitStack() as stack:
+        state = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        try:
+            server = stack.enter_context(
+                local_server(state, port=port, visibility_timeout_s=visibility_timeout_s)
+            )
+        except OSError as exc:
+            err.print(f"[red]error:[/red] cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}")
+            raise typer.Exit(code=2) from exc
+        out.print(f"console: {server.url}", highlight=False, soft_wrap=True)
+        out.print(
+            f"API docs: {server.url}docs  OpenAPI: {server.url}openapi.json",
+            highlight=False,
+            soft_wrap=True,
+        )
+        err.print(
+            f"moto S3/SNS/SQS on {server.stack.endpoint}; status in SQLite under {state}; "
+            "Ctrl-C stops",
+            highlight=False,
+            soft_wrap=True,
+        )
+        try:
+            wait_forever()
+        except KeyboardInterrupt:
+            err.print("stopping")
