@@ -699,50 +699,35 @@ def list_videos(
 
 
 # ---- what may be asked for --------------------------------------------------------------------
-def _trailer_module(name: str) -> Any:
-    """``functions.trailer.<name>``, or ``None`` when the trailer stage is not in this image."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"functions.trailer.{name}")
-    except ImportError:
-        return None
-
-
-def _trailer() -> dict[str, Any] | None:
-    """The trailer stage's choices (its ``options["trailer"]``), when that stage is deployed:
-    the built-in profiles, the output formats and transitions, the duration default and cap, the
-    most profiles per run and the target languages."""
+def _trailer() -> dict[str, Any]:
+    """The trailer stage's choices (its ``options["trailer"]``, docs/stages/trailer.md): the
+    built-in profiles, the output formats and transitions, the duration default and cap, the most
+    profiles per run and the target languages."""
     from typing import get_args
 
-    profiles = _trailer_module("profiles")
-    settings_mod = _trailer_module("settings")
-    if profiles is None or settings_mod is None:
-        return None
-    found: dict[str, Any] = {"profiles": [p.id for p in profiles.builtin_profiles()]}
-    cls = getattr(settings_mod, "TrailerSettings", None)
-    if cls is not None:
-        settings = load_stage_settings(cls)
-        for field in ("max_duration_s", "max_duration_cap_s", "max_profiles", "output_format"):
-            if hasattr(settings, field):
-                found[field] = getattr(settings, field)
-        if hasattr(settings, "profiles"):
-            found["default_profiles"] = [p for p in str(settings.profiles).split(",") if p]
-    for name, alias in (("formats", "OutputFormat"), ("transitions", "Transition")):
-        if hasattr(settings_mod, alias):
-            found[name] = [str(a) for a in get_args(getattr(settings_mod, alias))]
-    translate = _trailer_module("translate")
-    if translate is not None and hasattr(translate, "SUPPORTED_LANGUAGES"):
-        found["languages"] = sorted(translate.SUPPORTED_LANGUAGES)
-    return found
+    from functions.trailer.profiles import builtin_profiles
+    from functions.trailer.settings import OutputFormat, TrailerSettings, Transition
+    from functions.trailer.translate import SUPPORTED_LANGUAGES
+
+    settings = load_stage_settings(TrailerSettings)
+    return {
+        "profiles": [p.id for p in builtin_profiles()],
+        "default_profiles": [p for p in settings.profiles.split(",") if p],
+        "max_duration_s": settings.max_duration_s,
+        "max_duration_cap_s": settings.max_duration_cap_s,
+        "max_profiles": settings.max_profiles,
+        "output_format": settings.output_format,
+        "formats": list(get_args(OutputFormat)),
+        "transitions": list(get_args(Transition)),
+        "languages": sorted(SUPPORTED_LANGUAGES),
+    }
 
 
 @app.get("/profiles", summary="Trailer profiles", tags=["options"])
 def list_profiles() -> ProfileList:
-    profiles = _trailer_module("profiles")
-    if profiles is None:
-        return ProfileList(profiles=[])
-    return ProfileList(profiles=[profiles.describe(p) for p in profiles.builtin_profiles()])
+    from functions.trailer.profiles import builtin_profiles, describe
+
+    return ProfileList(profiles=[describe(p) for p in builtin_profiles()])
 
 
 @app.get("/options", summary="Stages, limits and trailer choices", tags=["options"])

@@ -205,13 +205,13 @@ class Options(BaseModel):
     video_extensions: list[str]
     max_video_bytes: int
     url_expiry_s: int
-    trailer: dict[str, Any] | None = Field(
-        None, description="Trailer profiles, durations and formats, when the stage is deployed."
+    trailer: dict[str, Any] = Field(
+        description="The trailer stage's profiles, durations, formats, transitions and languages."
     )
 
 
 class ProfileList(BaseModel):
-    """The trailer profiles (empty when the trailer stage is not deployed)."""
+    """The trailer stage's built-in profiles (docs/stages/trailer.md)."""
 
     profiles: list[dict[str, Any]]
 

@@ -368,65 +368,23 @@ def test_profiles_and_options(entry_queue):
     assert status == 200 and isinstance(profiles["profiles"], list)
 
 
-def test_without_the_trailer_stage_there_are_no_profiles(entry_queue, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "functions.trailer.profiles", None)  # not importable
-    assert call("GET", "/profiles") == (200, {"profiles": []})
-    assert call("GET", "/options")[1]["trailer"] is None
-
-
 def test_the_trailer_stage_s_profiles_and_choices_are_served(entry_queue, monkeypatch):
-    import sys
-    import types
-    from typing import Literal
-
-    from pydantic import BaseModel
-
-    from shared.config import StageSettings
-
-    class Profile(BaseModel):
-        id: str
-        label: str
-
-    profiles = types.ModuleType("functions.trailer.profiles")
-    profiles.builtin_profiles = lambda: [
-        Profile(id="action", label="A"),
-        Profile(id="calm", label="C"),
+    monkeypatch.setenv("TRAILER_MAX_DURATION_S", "20")
+    status, profiles = call("GET", "/profiles")
+    assert status == 200
+    assert [p["id"] for p in profiles["profiles"]] == [
+        "action_enthusiast",
+        "family_viewer",
+        "thriller_buff",
+        "romance_devotee",
     ]
-    profiles.describe = lambda p: p.model_dump(mode="json")
-    settings = types.ModuleType("functions.trailer.settings")
-
-    class TrailerSettings(StageSettings):
-        model_config = StageSettings.model_config | {"env_prefix": "TRAILER_TEST_"}
-        profiles: str = "action"
-        max_duration_s: float = 30.0
-        max_duration_cap_s: float = 120.0
-        max_profiles: int = 4
-        output_format: str = "mp4"
-
-    settings.TrailerSettings = TrailerSettings
-    settings.OutputFormat = Literal["mp4", "webm"]
-    settings.Transition = Literal["cut", "crossfade"]
-    translate = types.ModuleType("functions.trailer.translate")
-    translate.SUPPORTED_LANGUAGES = frozenset({"fr", "de"})
-    for name, module in (("profiles", profiles), ("settings", settings), ("translate", translate)):
-        monkeypatch.setitem(sys.modules, f"functions.trailer.{name}", module)
-    assert call("GET", "/profiles") == (
-        200,
-        {"profiles": [{"id": "action", "label": "A"}, {"id": "calm", "label": "C"}]},
-    )
-    assert call("GET", "/options")[1]["trailer"] == {
-        "profiles": ["action", "calm"],
-        "default_profiles": ["action"],
-        "max_duration_s": 30.0,
-        "max_duration_cap_s": 120.0,
-        "max_profiles": 4,
-        "output_format": "mp4",
-        "formats": ["mp4", "webm"],
-        "transitions": ["cut", "crossfade"],
-        "languages": ["de", "fr"],
-    }
+    trailer = call("GET", "/options")[1]["trailer"]
+    assert trailer["profiles"] == [p["id"] for p in profiles["profiles"]]
+    assert trailer["default_profiles"] == ["action_enthusiast"]
+    assert trailer["max_duration_s"] == 20.0
+    assert trailer["formats"] == ["mp4", "mov", "webm"]
+    assert trailer["transitions"] == ["cut", "crossfade"]
+    assert "en" in trailer["languages"] and "de" in trailer["languages"]
 
 
 def test_health_is_ok_when_every_service_answers(entry_queue, runtime):
