@@ -60,7 +60,9 @@ def _moto_server_class() -> Any:
         def _server_entry(self) -> None:
             app = PostPolicyCheck(
                 DomainDispatcherApplication(create_backend_app),
-                secret=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+                # the key the handlers sign with (LocalStack.env), whatever the caller's
+                # environment held when the server started
+                secret=LOCAL_SECRET,
             )
             self._server = make_server(
                 self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
@@ -69,6 +71,11 @@ def _moto_server_class() -> Any:
             self._server.serve_forever()
 
     return PolicyCheckingMotoServer
+
+
+#: The local stack's credentials are fixed (moto accepts any); S3's POST policy check needs the
+#: secret the presigned POSTs were signed with.
+LOCAL_SECRET = "local"
 
 
 def queue_name(stage: Stage | str) -> str:
@@ -106,7 +113,7 @@ class LocalStack:
         """The environment the handlers see while the stack runs."""
         return {
             "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET,
             "AWS_SESSION_TOKEN": "local",
             "AWS_DEFAULT_REGION": REGION,
             "S3_ENDPOINT_URL": self.endpoint,
