@@ -47,6 +47,49 @@ def _as_sqs_event(data: Any) -> dict[str, Any]:
     }
 
 
+#: Reasons a record is returned to SQS that are not failures: it was not run (yet).
+_NOT_FAILURES = ("OutOfTimeError", "ClaimHeldError")
+
+
+def _read_event(path: Path) -> dict[str, Any]:
+    """The SQS event in an event file.
+
+    Raises:
+        typer.Exit: (code 2) not readable, not JSON, or not a JSON object.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[red]error:[/red] --event {path}: cannot read it: {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    except json.JSONDecodeError as exc:
+        err.print(
+            f"[red]error:[/red] --event {path}: not JSON: {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}",
+            highlight=False,
+        )
+        raise typer.Exit(code=2) from None
+    if not isinstance(data, dict):
+        err.print(
+            f"[red]error:[/red] --event {path}: expected a JSON object (an SQS event or a "
+            f"message body), not {type(data).__name__}",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    return _as_sqs_event(data)
+
+
+def _record_line(outcome: Any) -> tuple[str, bool]:
+    """One line for a record's :class:`~shared.batch.RecordOutcome`, and whether it failed."""
+    if outcome.retry is not None:
+        kind = outcome.retry.split(":", 1)[0]
+        if kind in _NOT_FAILURES:
+            return f"returned for retry (not run): {outcome.retry}", False
+        return f"failed, returned for retry: {outcome.retry}", True
+    failed = any(part.startswith(("failed", "rejected")) for part in outcome.outcome.split("; "))
+    return outcome.outcome, failed
+
+
 @app.command()
 def invoke(
     stage: StageArg,
@@ -64,19 +107,53 @@ def invoke(
         float, typer.Option(help="The context's deadline in seconds (the function timeout).")
     ] = 900.0,
     config: StageConfigOpt = None,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="Print only the handler's JSON response and exit 0 whatever became of the "
+            "records (as sam local invoke does).",
+        ),
+    ] = False,
 ) -> None:
-    """Run a stage's real Lambda handler once on an event file and print its JSON response."""
+    """Run a stage's real Lambda handler once on an event file: print one line per record on
+    stderr (succeeded, skipped and why, failed and why, returned for retry and why), then the
+    handler's JSON response on stdout.
+
+    Exit code 1 when any record failed (a permanent error, or a transient one that SQS would
+    retry); a record returned unrun (too little time left, another worker's claim) is not a
+    failure. With --raw: only the response, exit code 0.
+    """
+    from shared.batch import record_outcomes
     from vidpipe.lambda_context import LocalContext
 
+    payload = _read_event(event)
     use_landmarks_config(config)
     handler = load_handler(stage)
-    payload = _as_sqs_event(json.loads(event.read_text()))
     context = LocalContext(function_name=f"vidpipe-{stage}", timeout_s=timeout_s)
     try:
-        response = handler(payload, context)
+        with record_outcomes() as outcomes:
+            response = handler(payload, context)
     except PipelineError as exc:
         raise fail(exc) from exc
+    if raw:
+        out.print_json(data=response)
+        return
+    order = [str(r.get("messageId", "")) for r in payload["Records"]]
+    by_id = {o.message_id: o for o in outcomes}
+    failures = 0
+    for n, message_id in enumerate(order, 1):
+        o = by_id.get(message_id)
+        if o is None:
+            line, failed = "not processed (not an SQS record the handler read)", False
+        else:
+            line, failed = _record_line(o)
+        failures += failed
+        err.print(f"record {n}/{len(order)} {message_id}: {line}", highlight=False, soft_wrap=True)
     out.print_json(data=response)
+    if failures:
+        err.print(f"{failures} of {len(order)} record(s) failed", highlight=False)
+        raise typer.Exit(code=1)
 
 
 @app.command()
