@@ -294,3 +294,59 @@ def test_help_wraps_long_lines_at_word_boundaries_up_to_100_columns():
     assert 90 < max(len(line) for line in lines) <= 100
     assert any("(REKOGNITION_MAX_FRAMES)" in line for line in lines)  # whole, never cut
     assert "-o, --out OUT_DIR" in proc.stdout
+
+
+# --------------------------------------------------------------------------- worker
+def test_worker_reads_the_ec2_pipelines_settings(tmp_path, synth_clip, monkeypatch):
+    # the replaced EC2 pipeline's .env: AWS_S3_BUCKET_NAME and AWS_SQS_QUEUE_URL, no options
+    from shared.status import Stage
+    from vidpipe.cli.common import reset_settings
+    from vidpipe.local import local_stack
+
+    clip, cuts = synth_clip
+    with local_stack(tmp_path / "state") as stack:
+        upload_bucket = "ec2-uploads"
+        s3, sqs = stack.client("s3"), stack.client("sqs")
+        s3.create_bucket(Bucket=upload_bucket)
+        s3.upload_file(str(clip), upload_bucket, "demo/e1/clip.mp4")
+        queue = stack.queue_urls[Stage.FRAME_EXTRACT]
+        sqs.send_message(
+            QueueUrl=queue,
+            MessageBody=json.dumps(
+                {"platform": "demo", "shortcode": "e1", "key": "demo/e1/clip.mp4"}
+            ),
+        )
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / ".env").write_text(
+            f"AWS_S3_BUCKET_NAME={upload_bucket}\nAWS_SQS_QUEUE_URL={queue}\n"
+        )
+        monkeypatch.chdir(work)
+        monkeypatch.delenv("S3_BUCKET_VIDEOS")
+        monkeypatch.setenv("VIDEO_SOURCE_BUCKETS", upload_bucket)
+        reset_settings()
+        result = runner.invoke(
+            app, ["worker", "frame-extract", "--max-batches", "1", "--wait-s", "1"]
+        )
+        assert result.exit_code == 0, result.output
+        assert f"polling {queue} for frame-extract, videos in {upload_bucket}" in result.stderr
+        assert "batches=1 received=1 deleted=1 failed=0" in result.stdout
+        keys = s3.list_objects_v2(Bucket=stack.frames_bucket, Prefix="demo/e1/frames/")
+        assert len(keys["Contents"]) == len(cuts) + 4
+    reset_settings()
+
+
+def test_worker_without_a_queue_is_one_line_exit_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AWS_SQS_QUEUE_URL", raising=False)
+    result = runner.invoke(app, ["worker", "frame-extract"])
+    assert result.exit_code == 2
+    assert "pass --queue-url or set AWS_SQS_QUEUE_URL" in _one_error_line(result.stderr)
+
+
+# --------------------------------------------------------------------------- status
+def test_status_of_an_unknown_video_exits_1(runtime):
+    result = runner.invoke(app, ["status", "instagram", "Nobody1"])
+    assert result.exit_code == 1
+    assert _one_error_line(result.stderr) == "error: no status for instagram/Nobody1"
+    assert result.stdout == ""

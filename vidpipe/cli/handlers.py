@@ -4,6 +4,7 @@ what the status store says."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -156,10 +157,35 @@ def invoke(
         raise typer.Exit(code=1)
 
 
+def seed_env(name: str) -> str | None:
+    """``name`` from the environment, else from ``./.env`` (where the replaced EC2 pipeline kept
+    ``AWS_S3_BUCKET_NAME`` and ``AWS_SQS_QUEUE_URL``); ``None`` when unset or empty."""
+    value = os.environ.get(name)
+    if not value and Path(".env").is_file():
+        from dotenv import dotenv_values
+
+        value = dotenv_values(".env").get(name)
+    return value.strip() if value and value.strip() else None
+
+
 @app.command()
 def worker(
     stage: StageArg,
-    queue_url: Annotated[str, typer.Option(help="The stage's SQS queue URL.")],
+    queue_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The stage's SQS queue URL (default: AWS_SQS_QUEUE_URL, the EC2 pipeline's "
+            "setting, from the environment or ./.env)."
+        ),
+    ] = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket",
+            help="The videos bucket (default: S3_BUCKET_VIDEOS, else AWS_S3_BUCKET_NAME, the EC2 "
+            "pipeline's upload bucket).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10, help="Messages per batch.")] = 10,
     wait_s: Annotated[int, typer.Option(min=0, max=20, help="Long-poll seconds.")] = 20,
     timeout_s: Annotated[
@@ -173,6 +199,18 @@ def worker(
     """Poll a real SQS queue and run the stage's handler, as Lambda would (EC2/ECS mode)."""
     import threading
 
+    from vidpipe.cli.common import reset_settings
+
+    queue_url = queue_url or seed_env("AWS_SQS_QUEUE_URL")
+    if not queue_url:
+        err.print("[red]error:[/red] no queue: pass --queue-url or set AWS_SQS_QUEUE_URL")
+        raise typer.Exit(code=2)
+    videos_bucket = bucket or (
+        None if seed_env("S3_BUCKET_VIDEOS") else seed_env("AWS_S3_BUCKET_NAME")
+    )
+    if videos_bucket:
+        os.environ["S3_BUCKET_VIDEOS"] = videos_bucket
+        reset_settings()
     use_landmarks_config(config)
     from shared import aws
     from shared.config import get_settings
@@ -188,7 +226,10 @@ def worker(
         function_timeout_s=timeout_s,
         function_name=f"vidpipe-{stage}",
     )
-    err.print(f"polling {queue_url} for {stage} (Ctrl-C to stop)")
+    err.print(
+        f"polling {queue_url} for {stage}, videos in {get_settings().s3_bucket_videos} "
+        "(Ctrl-C to stop)"
+    )
     stop = threading.Event()
     try:
         poller.run(
