@@ -112,7 +112,8 @@ class _RootGroup(TyperGroup):
             if ctx.meta.get(TRACEBACKS) or _debug_env():
                 raise
             line, code = _error_line(exc)
-            typer.echo(f"error: {line}", err=True)
+            # one line, whatever the message holds
+            typer.echo("error: " + " ".join(line.split()), err=True)
             raise typer.Exit(code) from None
 
 
