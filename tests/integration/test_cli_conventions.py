@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -350,3 +351,21 @@ def test_status_of_an_unknown_video_exits_1(runtime):
     assert result.exit_code == 1
     assert _one_error_line(result.stderr) == "error: no status for instagram/Nobody1"
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["frames"], "error: Missing argument 'VIDEO'. (see 'vidpipe frames -h')"),
+        (["frames", "x.mp4"], "error: Missing option '--out' / '-o'. (see 'vidpipe frames -h')"),
+        (["nosuch"], "error: No such command 'nosuch'. (see 'vidpipe -h')"),
+        (["frames", "x.mp4", "-o", "o", "--threshold", "abc"], "Invalid value for '--threshold'"),
+        (["invoke", "frame-extract", "--event", "nope.json"], "file 'nope.json' does not exist"),
+    ],
+)
+def test_a_usage_error_is_one_line_exit_2(args, message):
+    script = Path(sys.executable).parent / "vidpipe"  # the console script, named vidpipe
+    proc = subprocess.run([str(script), *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert message in _one_error_line(proc.stderr)
+    assert proc.stdout == ""

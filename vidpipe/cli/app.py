@@ -103,6 +103,29 @@ class _RootGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         _plain_placeholders(self)
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """As click's, but a usage error (unknown option, missing argument, bad value) is one
+        line, ``error: <what> (see 'vidpipe CMD -h')``, exit code 2."""
+        standalone = kwargs.pop("standalone_mode", True)
+        kwargs["standalone_mode"] = False
+        if not standalone:
+            return super().main(*args, **kwargs)
+        try:
+            rv = super().main(*args, **kwargs)
+        except TyperException as exc:  # click's ClickException, UsageError, BadParameter...
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()  # type: ignore[attr-defined]  # the help text
+            else:
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+                message = " ".join(exc.format_message().split())
+                typer.echo(f"error: {message}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
