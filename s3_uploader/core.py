@@ -94,7 +94,7 @@ def _storage(region_name: str | None) -> S3Storage:
     )
     return S3Storage(
         client,
-        retry_delay_s=settings.s3_retry_delay,
+        retry_delay_s=settings.s3_retry_delay_s,
         upload_workers=settings.s3_upload_workers,
         tmp_dir=settings.tmp_dir,
     )

@@ -30,8 +30,10 @@ success                stage ``succeeded`` (+ seed columns for frame-extract)   
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -195,6 +197,39 @@ class JobOutcome:
 JobFn = Callable[[VideoJob, JobContext], JobOutcome]
 
 
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What became of one record, for tools that explain a batch response (``vidpipe invoke``).
+
+    Attributes:
+        message_id: the SQS message id.
+        outcome: per job of the record, ``kind`` or ``kind: why`` joined by ``"; "``; kinds are
+            ``succeeded``, ``skipped``, ``duplicate``, ``planned``, ``ignored``, ``stale``,
+            ``early``, ``rejected`` and ``failed`` (permanent). Empty when ``retry``.
+        retry: ``ExceptionClass: message`` when the record was returned to SQS for redelivery
+            (in ``batchItemFailures``), else ``None``.
+    """
+
+    message_id: str
+    outcome: str
+    retry: str | None = None
+
+
+_OUTCOMES: ContextVar[list[RecordOutcome] | None] = ContextVar("vidpipe_outcomes", default=None)
+
+
+@contextmanager
+def record_outcomes() -> Iterator[list[RecordOutcome]]:
+    """Collect a :class:`RecordOutcome` per record of the batches run in this context (in the
+    order the records finish)."""
+    sink: list[RecordOutcome] = []
+    token = _OUTCOMES.set(sink)
+    try:
+        yield sink
+    finally:
+        _OUTCOMES.reset(token)
+
+
 def run_batch(
     event: dict[str, Any],
     context: Any,
@@ -227,9 +262,18 @@ def run_batch(
     deadline = Deadline(context, settings.min_remaining_ms, settings.abort_remaining_ms)
     processor = ConcurrentBatchProcessor(settings.concurrency_limit)
     request_id = getattr(context, "aws_request_id", "local")
+    sink = _OUTCOMES.get()  # read here: the records run on pool threads
 
     def record_handler(record: SQSRecord, lambda_context: Any = None) -> str:
-        return _process_record(record, rt, stage, job, deadline, request_id)
+        if sink is None:
+            return _process_record(record, rt, stage, job, deadline, request_id)
+        try:
+            outcome = _process_record(record, rt, stage, job, deadline, request_id)
+        except Exception as exc:
+            sink.append(RecordOutcome(record.message_id, "", f"{type(exc).__name__}: {exc}"))
+            raise
+        sink.append(RecordOutcome(record.message_id, outcome))
+        return outcome
 
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
@@ -324,16 +368,16 @@ def _process_record(
         )
         rt.status.record_error(_report(where, exc, None, None, request_id))
         metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
-        return "rejected"
+        return f"rejected: {exc.error_class}: {exc}"
     if parsed.ignored:
         logger.info("ignored message", extra={"message_id": message_id, "reason": parsed.ignored})
-        return "ignored"
+        return f"ignored: {parsed.ignored}"
     try:
         receives = int(record.attributes.approximate_receive_count or 1)
     except (TypeError, ValueError):
         receives = 1
     rec = _Record(rt, stage, job_fn, deadline, request_id, message_id, receives)
-    return ",".join(_dispatch(job, rec) for job in parsed.jobs)
+    return "; ".join(_dispatch(job, rec) for job in parsed.jobs)
 
 
 def _dispatch(job: VideoJob, rec: _Record) -> str:
@@ -364,12 +408,14 @@ def _dispatch(job: VideoJob, rec: _Record) -> str:
             _report(str(rec.stage or ENTRY_NAME), exc, job, None, rec.request_id)
         )
         metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
-        return "rejected"
+        return f"rejected: {job.label}: {exc.error_class}: {exc}"
     if rec.stage is None:
-        return "planned"
+        return f"planned: {job.label}: {', '.join(stored.stages)}"
     if rec.stage not in plan_of(stored).roots():
         logger.info("planned; this stage is not among the first", extra=log)
-        return "planned"
+        return (
+            f"planned: {job.label}: {', '.join(stored.stages)}; {rec.stage} is not among the first"
+        )
     return _run_job(job, rec, planned=True)
 
 
@@ -390,7 +436,7 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
             extra={**log, "upload_id": job.upload_id},
         )
         metrics.add_metric(name="RecordsStale", unit=MetricUnit.Count, value=1)
-        return "stale"
+        return f"stale: {job.label}: a hand-off for another upload or plan"
     if stored is not None:
         states = {st.stage: st.status for st in rt.status.stages(job.platform, job.shortcode)}
         waiting = [d for d in plan_of(stored).deps(stage) if states.get(d) != StageStatus.SUCCEEDED]
@@ -401,7 +447,7 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
                 extra={**log, "waiting_for": [str(d) for d in waiting]},
             )
             metrics.add_metric(name="RecordsEarly", unit=MetricUnit.Count, value=1)
-            return "early"
+            return f"early: {job.label}: waiting for {', '.join(str(d) for d in waiting)}"
     lease_s = rec.deadline.remaining_ms() / 1000 + rt.settings.lease_margin_s
     try:
         claim = rt.status.claim(key, worker_id, lease_s)
@@ -416,7 +462,7 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
         # a crash may have come between the success and its hand-off: send it (again)
         if planned:
             rt.pipeline.advance(job, stored, trigger=stage)
-        return "duplicate"
+        return f"duplicate: {job.label} {stage} already succeeded"
     if claim.outcome == ClaimOutcome.HELD:
         raise ClaimHeldError(f"{job.label} {stage} is being processed by another worker")
 
@@ -449,7 +495,7 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
         metrics.add_metric(name="RecordsFailedPermanent", unit=MetricUnit.Count, value=1)
         if planned:
             rt.pipeline.advance(job, stored, trigger=stage)
-        return "failed"
+        return f"failed: {job.label} {stage}: {report.error_class}: {exc}"
     rt.status.complete(
         key,
         worker_id,
@@ -464,7 +510,11 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
     metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=1)
     if planned:
         rt.pipeline.advance(job, stored, trigger=stage)
-    return "skipped" if outcome.skipped else "succeeded"
+    if outcome.skipped:
+        return f"skipped: {job.label} {stage}: {outcome.skipped}"
+    return f"succeeded: {job.label} {stage}" + (
+        f" -> {outcome.output_prefix}" if outcome.output_prefix else ""
+    )
 
 
 def _record_transient(

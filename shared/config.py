@@ -14,6 +14,7 @@ variable (docs/settings.md).
 
 from __future__ import annotations
 
+import logging
 import threading
 from enum import StrEnum
 from functools import lru_cache
@@ -76,7 +77,10 @@ class Settings(BaseSettings):
 
     # --- S3 I/O ------------------------------------------------------------------------------
     s3_retries: int = Field(5, ge=1, le=20)
-    s3_retry_delay: float = Field(1.0, ge=0, le=60)
+    #: Milliseconds, as the replaced Lambda's ``.env`` documents it (``S3_RETRY_DELAY=1000``);
+    #: ``250ms``, ``1.5s`` and the old seconds form (a decimal of at most 60, with a warning) are
+    #: read too (:meth:`_retry_delay_ms`).
+    s3_retry_delay: float = Field(1000.0, ge=0, le=60_000)
     s3_connect_timeout: float = Field(5.0, gt=0)
     s3_read_timeout: float = Field(60.0, gt=0)
     s3_upload_workers: int = Field(8, ge=1, le=64)
@@ -109,6 +113,41 @@ class Settings(BaseSettings):
 
     # --- observability -----------------------------------------------------------------------
     debug: bool = False
+
+    @field_validator("s3_retry_delay", mode="before")
+    @classmethod
+    def _retry_delay_ms(cls, value: Any) -> Any:
+        """``S3_RETRY_DELAY`` in milliseconds: ``1000`` and ``1000ms`` are 1 s, ``1.5s`` is
+        1.5 s. A plain decimal above 0 and at most 60 (``1.0``, ``0.5``: the old form, whose
+        default was ``1.0`` and maximum 60) is read as seconds, with a warning, since nobody
+        writes a delay of a fraction of a millisecond that way. Any other plain number, integers
+        included, is milliseconds."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        try:
+            if text.endswith("ms"):
+                return float(text[:-2])
+            if text.endswith("s"):
+                return float(text[:-1]) * 1000
+            number = float(text)
+        except ValueError:
+            return value  # pydantic reports it, naming the variable
+        if "." in text and 0 < number <= 60:
+            logging.getLogger("vidpipe.config").warning(
+                "S3_RETRY_DELAY=%s read as %g s (the old seconds form); the unit is milliseconds "
+                "now: write S3_RETRY_DELAY=%g",
+                value,
+                number,
+                number * 1000,
+            )
+            return number * 1000
+        return value
+
+    @property
+    def s3_retry_delay_s(self) -> float:
+        """``S3_RETRY_DELAY`` in seconds."""
+        return self.s3_retry_delay / 1000
 
     @field_validator("pipeline_default_stages")
     @classmethod
@@ -176,6 +215,86 @@ def _check_stage_names(names: list[str]) -> None:
 
 S = TypeVar("S", bound=BaseSettings)
 
+#: Units of the settings whose name does not end in one (see :func:`setting_unit`).
+_UNITS = {
+    "S3_RETRY_DELAY": "milliseconds",
+    "S3_CONNECT_TIMEOUT": "seconds",
+    "S3_READ_TIMEOUT": "seconds",
+    "MAX_VIDEO_PIXELS": "pixels, width x height",
+    "MIN_SCENE_LEN_FRAMES": "frames",
+    "REKOGNITION_MIN_CONFIDENCE": "percent",
+    "GEMINI_FPS": "frames per second",
+    "LANDMARKS_PREVIEW_FPS": "frames per second",
+}
+_SUFFIX_UNITS = {
+    "_MS": "milliseconds",
+    "_S": "seconds",
+    "_MB": "MiB",
+    "_BYTES": "bytes",
+    "_PX": "pixels",
+    "_USD": "US dollars",
+    "_PER_MTOK": "US dollars per million tokens",
+}
+
+
+def setting_unit(var: str) -> str | None:
+    """The unit of environment variable ``var`` (``None`` for counts, names and switches)."""
+    if var in _UNITS:
+        return _UNITS[var]
+    for suffix, unit in _SUFFIX_UNITS.items():
+        if var.endswith(suffix):
+            return unit
+    return None
+
+
+def setting_range(cls: type[BaseSettings], field: str) -> str | None:
+    """The accepted range of ``cls.field`` in words (``1 to 64``, ``more than 0``), from its
+    ``Field`` bounds; ``None`` when it has none."""
+    info = cls.model_fields.get(field)
+    if info is None:
+        return None
+    bounds: dict[str, Any] = {}
+    for m in info.metadata:
+        for name in ("ge", "gt", "le", "lt"):
+            if getattr(m, name, None) is not None:
+                bounds[name] = getattr(m, name)
+    low = (
+        f"at least {bounds['ge']:g}"
+        if "ge" in bounds
+        else f"more than {bounds['gt']:g}"
+        if "gt" in bounds
+        else None
+    )
+    high = (
+        f"at most {bounds['le']:g}"
+        if "le" in bounds
+        else f"less than {bounds['lt']:g}"
+        if "lt" in bounds
+        else None
+    )
+    if "ge" in bounds and "le" in bounds:
+        return f"{bounds['ge']:g} to {bounds['le']:g}"
+    return ", ".join(p for p in (low, high) if p) or None
+
+
+def _secret(cls: type[BaseSettings], field: str) -> bool:
+    info = cls.model_fields.get(field)
+    return info is not None and "SecretStr" in str(info.annotation)
+
+
+def _problem(cls: type[BaseSettings], err: Any) -> str:
+    """One pydantic error as ``VAR=value: what is wrong (unit, range)``."""
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    loc = [str(p) for p in err["loc"]]
+    if not loc:  # a check across settings: its message names them
+        return msg
+    field = loc[0]
+    var = env_name(cls, field)
+    shown = "***" if _secret(cls, field) else err.get("input")
+    head = var if shown is None or isinstance(shown, dict) else f"{var}={shown}"
+    expected = ", ".join(p for p in (setting_unit(var), setting_range(cls, field)) if p)
+    return f"{head}: {msg[:1].lower()}{msg[1:]}" + (f" (expected {expected})" if expected else "")
+
 
 def env_name(cls: type[BaseSettings], field: str) -> str:
     """The environment variable of ``cls.field`` (its ``env_prefix`` plus the name, upper case)."""
@@ -188,15 +307,15 @@ def load_stage_settings(cls: type[S], **overrides: object) -> S:
     """Build ``cls`` (any settings class) from the environment, with keyword overrides on top.
 
     Raises:
-        ConfigurationError: a variable is missing or invalid; the message names it.
+        ConfigurationError: a variable is missing or invalid; the one-line message names the
+            variable, the value (not a secret's), what is wrong and the unit and range expected,
+            e.g. ``S3_RETRY_DELAY=90000: input should be less than or equal to 60000 (expected
+            milliseconds, 0 to 60000)``.
     """
     try:
         return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{env_name(cls, '.'.join(str(p) for p in err['loc'])) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(cls, err) for err in exc.errors())
         raise ConfigurationError(f"invalid configuration: {problems}") from exc
 
 

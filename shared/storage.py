@@ -6,7 +6,7 @@ Retries happen at two depths, each for what the other cannot do:
   ``S3_CONNECT_TIMEOUT``/``S3_READ_TIMEOUT``), which covers throttling (``SlowDown``), 5xx and
   connection errors;
 * a whole transfer (a download, a multipart upload) that still fails part-way with a transient
-  error is re-run once after ``S3_RETRY_DELAY`` seconds, since botocore cannot resume a body it
+  error is re-run once after ``S3_RETRY_DELAY`` milliseconds, since botocore cannot resume a body it
   has started to stream.
 
 What is still failing after that becomes a :class:`~shared.errors.StorageUnavailableError`
@@ -236,7 +236,7 @@ class S3Storage:
 
         return cls(
             aws.client("s3", settings, profile=profile),
-            retry_delay_s=settings.s3_retry_delay,
+            retry_delay_s=settings.s3_retry_delay_s,
             upload_workers=settings.s3_upload_workers,
             tmp_dir=settings.tmp_dir,
         )

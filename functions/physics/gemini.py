@@ -226,8 +226,19 @@ class GeminiAnalyzer:
                 )
             self._sleep(self.poll_interval_s)
 
-    def analyze(self, path: Path | str, *, clip: str, duration_s: float) -> GeminiResult:
+    def analyze(
+        self,
+        path: Path | str,
+        *,
+        clip: str,
+        duration_s: float,
+        on_step: Callable[[str], None] | None = None,
+    ) -> GeminiResult:
         """Analyse one local video file.
+
+        Args:
+            on_step: called with one line per step as it completes (upload ready, cache created
+                or skipped, validation passed, cleaned up): the CLI's ``-v`` output.
 
         Raises:
             GeminiUnavailableError: transient (429, 5xx, time-outs, never ACTIVE).
@@ -245,9 +256,11 @@ class GeminiAnalyzer:
                 ),
             ),
         )
+        step = on_step or (lambda _line: None)
         cache_name: str | None = None
         try:
             active = self._wait_active(uploaded.name)
+            step(f"Uploaded to the Gemini File API; ready: {uploaded.name}")
             video = types.Part(
                 file_data=types.FileData(file_uri=active.uri, mime_type=active.mime_type),
                 video_metadata=types.VideoMetadata(fps=self.fps),
@@ -263,7 +276,12 @@ class GeminiAnalyzer:
                         ),
                     )
                     cache_name = cache.name
+                    step(
+                        f"Cache created: {cache_name} (FPS={self.fps:g}, Resolution=HIGH, "
+                        f"Model={self.model}, TTL={self.cache_ttl_s} s)"
+                    )
                 except errors.ClientError as exc:
+                    step("Cache skipped (clip below the model's minimum cache size); inline video")
                     logger.info(
                         "context cache skipped (clip below the model's minimum cache "
                         "size or caching unavailable)",
@@ -274,11 +292,17 @@ class GeminiAnalyzer:
                     if translated is exc:
                         raise
                     raise translated from exc
-            return self._generate(video, prompt, cache_name, clip=clip, duration_s=duration_s)
+            result = self._generate(video, prompt, cache_name, clip=clip, duration_s=duration_s)
+            step(
+                f"Validation passed ({len(result.observation.samples)} samples, attempt "
+                f"{result.attempts})"
+            )
+            return result
         finally:
             if cache_name is not None:
                 self._quietly(lambda: self.client.caches.delete(name=cache_name), "cache")
             self._quietly(lambda: self.client.files.delete(name=uploaded.name), "file")
+            step("Cleaned up the uploaded file" + (" and the cache" if cache_name else ""))
 
     def _quietly(self, fn: Callable[[], Any], what: str) -> None:
         try:

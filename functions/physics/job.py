@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +63,18 @@ def make_analyzer(
 
 
 def analyze_file(
-    analyzer: GeminiAnalyzer, path: Path, clip: str, *, max_duration_s: float | None = None
+    analyzer: GeminiAnalyzer,
+    path: Path,
+    clip: str,
+    *,
+    max_duration_s: float | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], GeminiResult]:
     """``(physics.json, events.json, result)`` for one local video file.
 
     Args:
         max_duration_s: refuse longer videos (seconds) before any Gemini call; ``None``: no cap.
+        on_step: called with a line per completed step (:meth:`GeminiAnalyzer.analyze`).
 
     Raises:
         CorruptVideoError: not a readable video.
@@ -81,7 +88,7 @@ def analyze_file(
             f"{Path(clip).name}: {duration:.1f} s is longer than GEMINI_MAX_DURATION_S "
             f"({max_duration_s:g} s); no Gemini call was made"
         )
-    result = analyzer.analyze(path, clip=clip, duration_s=duration)
+    result = analyzer.analyze(path, clip=clip, duration_s=duration, on_step=on_step)
     events = derive_events(result.observation)
     return (
         observation_doc(result),

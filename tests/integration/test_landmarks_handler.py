@@ -304,7 +304,7 @@ def test_cli_needs_a_video_or_a_folder(tmp_path):
     result = runner.invoke(app, ["landmarks", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "either VIDEO" in result.output
     result = runner.invoke(app, ["landmarks", "x.mp4", "--out", str(tmp_path), "--preset", "turbo"])
-    assert result.exit_code == 1 and "unknown preset 'turbo'" in result.output
+    assert result.exit_code == 2 and "unknown preset 'turbo'" in result.output
 
 
 def _folder(tmp_path: Path, clip: Path) -> Path:
@@ -414,4 +414,4 @@ def test_invoke_and_local_run_refuse_a_bad_config(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"video": {"target_fps": -1}}')
     result = runner.invoke(app, ["local", "run", "--stage", "landmarks", "--config", str(bad)])
-    assert result.exit_code == 1 and "video.target_fps" in result.output
+    assert result.exit_code == 2 and "video.target_fps" in result.output

@@ -287,3 +287,65 @@ def test_batch_cli_over_a_bucket_with_one_failing_clip(
     assert list(Path(env_settings.tmp_dir).iterdir()) == []
     events = json.loads((out / "a_events.json").read_text())
     assert events["clip"] == "clips/a.mp4"
+
+
+def test_events_stats_prints_the_tables_without_output(tmp_path, monkeypatch):
+    # the replaced workflow's `physics_to_events.py FILE --stats` step: no -o needed
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app, ["physics", "events", str(PHYSICS_DATA / "pass.json"), "--stats"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 events ({'pass': 1, 'turnover': 0, 'shot': 0})" in result.stdout
+    teams = next(line for line in result.stdout.splitlines() if line.strip().startswith("A "))
+    assert teams.split() == ["A", "0.50", "100%", "1", "0", "0"]
+    player_2 = next(line for line in result.stdout.splitlines() if line.strip().startswith("2 "))
+    assert player_2.split() == ["2", "A", "0.25", "0", "1", "0", "0", "0"]
+    assert list(tmp_path.iterdir()) == []  # nothing written without -o
+    # with -o the statistics go into the file too
+    out = tmp_path / "e.json"
+    result = CliRunner().invoke(
+        app,
+        ["physics", "events", str(PHYSICS_DATA / "pass.json"), "--stats", "-o", str(out), "-v"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["statistics"]["teams"]["A"]["passes"] == 1
+    assert "pass       team=A, from_player=1, to_player=2" in result.stdout
+
+
+def test_verbose_batch_prints_the_per_step_lines_and_a_summary_table(
+    runtime, clip, tmp_path, fake_in_settings, env_settings
+):
+    s3 = runtime.storage.s3
+    s3.upload_file(str(clip), VIDEOS_BUCKET, "clips/a.mp4")
+    s3.put_object(Bucket=VIDEOS_BUCKET, Key="clips/broken.mp4", Body=b"not a video" * 50)
+    fake_in_settings["fake"] = FakeGemini([VALID])
+    out = tmp_path / "results_physics"
+    # the replaced script's option order: SOURCE --batch -o DIR -v
+    result = CliRunner().invoke(
+        app,
+        ["physics", f"s3://{VIDEOS_BUCKET}/clips/", "--batch", "-o", str(out), "-v",
+         "--api-key", "test-key"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    text = result.stdout
+    size_mb = clip.stat().st_size / 1e6
+    for expected in (
+        "Found 2 video(s) to process",
+        f"Processing: s3://{VIDEOS_BUCKET}/clips/a.mp4",
+        f"Downloading from S3: s3://{VIDEOS_BUCKET}/clips/a.mp4",
+        f"Downloaded: {size_mb:.1f} MB",
+        "Uploaded to the Gemini File API; ready: files/",
+        "Cache created: ",
+        "Validation passed (",
+        "Cleaned up the uploaded file and the cache",
+        f"Physics JSON saved: {out / 'a_physics.json'}",
+        "Cleaned up temporary file",
+    ):
+        assert expected in text, expected
+    assert re.search(r"Completed in \d+\.\d s", text)
+    # the summary table: one row per clip, the failed one with its error class
+    rows = [line for line in text.splitlines() if "clips/" in line and "│" in line]
+    assert len(rows) == 2
+    assert "ok" in rows[0] and "failed: CorruptVideoError" in rows[1]
+    assert "1 succeeded, 1 failed" in text

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from shared.errors import PermanentError, PipelineError
+from shared.errors import ConfigurationError, PermanentError, PipelineError
 from shared.stages import ENTRY_HANDLER, ENTRY_NAME, STAGES, spec
 
 out = Console()
-err = Console(stderr=True)
+#: stderr: one logical line per message (never wrapped at the terminal width), no highlighting.
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 StageArg = Annotated[
     str, typer.Argument(help=f"Stage: {', '.join(STAGES)} (or {ENTRY_NAME}, the entry).")
@@ -47,9 +48,10 @@ def load_handler(stage: str) -> Any:
 
 
 def fail(exc: BaseException) -> typer.Exit:
-    """Print ``exc`` as one line on stderr; the exit code is 2 for bad input, else 1."""
-    err.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(code=2 if isinstance(exc, PermanentError) else 1)
+    """Print ``exc`` as one line on stderr; the exit code is 2 for bad input (a permanent error)
+    or bad settings (:class:`~shared.errors.ConfigurationError`), else 1."""
+    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2 if isinstance(exc, PermanentError | ConfigurationError) else 1)
 
 
 def safe_shortcode(stem: str) -> str:

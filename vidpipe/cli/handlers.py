@@ -4,6 +4,7 @@ what the status store says."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -47,6 +48,49 @@ def _as_sqs_event(data: Any) -> dict[str, Any]:
     }
 
 
+#: Reasons a record is returned to SQS that are not failures: it was not run (yet).
+_NOT_FAILURES = ("OutOfTimeError", "ClaimHeldError")
+
+
+def _read_event(path: Path) -> dict[str, Any]:
+    """The SQS event in an event file.
+
+    Raises:
+        typer.Exit: (code 2) not readable, not JSON, or not a JSON object.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[red]error:[/red] --event {path}: cannot read it: {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    except json.JSONDecodeError as exc:
+        err.print(
+            f"[red]error:[/red] --event {path}: not JSON: {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}",
+            highlight=False,
+        )
+        raise typer.Exit(code=2) from None
+    if not isinstance(data, dict):
+        err.print(
+            f"[red]error:[/red] --event {path}: expected a JSON object (an SQS event or a "
+            f"message body), not {type(data).__name__}",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    return _as_sqs_event(data)
+
+
+def _record_line(outcome: Any) -> tuple[str, bool]:
+    """One line for a record's :class:`~shared.batch.RecordOutcome`, and whether it failed."""
+    if outcome.retry is not None:
+        kind = outcome.retry.split(":", 1)[0]
+        if kind in _NOT_FAILURES:
+            return f"returned for retry (not run): {outcome.retry}", False
+        return f"failed, returned for retry: {outcome.retry}", True
+    failed = any(part.startswith(("failed", "rejected")) for part in outcome.outcome.split("; "))
+    return outcome.outcome, failed
+
+
 @app.command()
 def invoke(
     stage: StageArg,
@@ -64,25 +108,84 @@ def invoke(
         float, typer.Option(help="The context's deadline in seconds (the function timeout).")
     ] = 900.0,
     config: StageConfigOpt = None,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="Print only the handler's JSON response and exit 0 whatever became of the "
+            "records (as sam local invoke does).",
+        ),
+    ] = False,
 ) -> None:
-    """Run a stage's real Lambda handler once on an event file and print its JSON response."""
+    """Run a stage's real Lambda handler once on an event file: print one line per record on
+    stderr (succeeded, skipped and why, failed and why, returned for retry and why), then the
+    handler's JSON response on stdout.
+
+    Exit code 1 when any record failed (a permanent error, or a transient one that SQS would
+    retry); a record returned unrun (too little time left, another worker's claim) is not a
+    failure. With --raw: only the response, exit code 0.
+    """
+    from shared.batch import record_outcomes
     from vidpipe.lambda_context import LocalContext
 
+    payload = _read_event(event)
     use_landmarks_config(config)
     handler = load_handler(stage)
-    payload = _as_sqs_event(json.loads(event.read_text()))
     context = LocalContext(function_name=f"vidpipe-{stage}", timeout_s=timeout_s)
     try:
-        response = handler(payload, context)
+        with record_outcomes() as outcomes:
+            response = handler(payload, context)
     except PipelineError as exc:
         raise fail(exc) from exc
+    if raw:
+        out.print_json(data=response)
+        return
+    order = [str(r.get("messageId", "")) for r in payload["Records"]]
+    by_id = {o.message_id: o for o in outcomes}
+    failures = 0
+    for n, message_id in enumerate(order, 1):
+        o = by_id.get(message_id)
+        if o is None:
+            line, failed = "not processed (not an SQS record the handler read)", False
+        else:
+            line, failed = _record_line(o)
+        failures += failed
+        err.print(f"record {n}/{len(order)} {message_id}: {line}", highlight=False, soft_wrap=True)
     out.print_json(data=response)
+    if failures:
+        err.print(f"{failures} of {len(order)} record(s) failed", highlight=False)
+        raise typer.Exit(code=1)
+
+
+def seed_env(name: str) -> str | None:
+    """``name`` from the environment, else from ``./.env`` (where the replaced EC2 pipeline kept
+    ``AWS_S3_BUCKET_NAME`` and ``AWS_SQS_QUEUE_URL``); ``None`` when unset or empty."""
+    value = os.environ.get(name)
+    if not value and Path(".env").is_file():
+        from dotenv import dotenv_values
+
+        value = dotenv_values(".env").get(name)
+    return value.strip() if value and value.strip() else None
 
 
 @app.command()
 def worker(
     stage: StageArg,
-    queue_url: Annotated[str, typer.Option(help="The stage's SQS queue URL.")],
+    queue_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The stage's SQS queue URL (default: AWS_SQS_QUEUE_URL, the EC2 pipeline's "
+            "setting, from the environment or ./.env)."
+        ),
+    ] = None,
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket",
+            help="The videos bucket (default: S3_BUCKET_VIDEOS, else AWS_S3_BUCKET_NAME, the EC2 "
+            "pipeline's upload bucket).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10, help="Messages per batch.")] = 10,
     wait_s: Annotated[int, typer.Option(min=0, max=20, help="Long-poll seconds.")] = 20,
     timeout_s: Annotated[
@@ -96,6 +199,18 @@ def worker(
     """Poll a real SQS queue and run the stage's handler, as Lambda would (EC2/ECS mode)."""
     import threading
 
+    from vidpipe.cli.common import reset_settings
+
+    queue_url = queue_url or seed_env("AWS_SQS_QUEUE_URL")
+    if not queue_url:
+        err.print("[red]error:[/red] no queue: pass --queue-url or set AWS_SQS_QUEUE_URL")
+        raise typer.Exit(code=2)
+    videos_bucket = bucket or (
+        None if seed_env("S3_BUCKET_VIDEOS") else seed_env("AWS_S3_BUCKET_NAME")
+    )
+    if videos_bucket:
+        os.environ["S3_BUCKET_VIDEOS"] = videos_bucket
+        reset_settings()
     use_landmarks_config(config)
     from shared import aws
     from shared.config import get_settings
@@ -111,7 +226,10 @@ def worker(
         function_timeout_s=timeout_s,
         function_name=f"vidpipe-{stage}",
     )
-    err.print(f"polling {queue_url} for {stage} (Ctrl-C to stop)")
+    err.print(
+        f"polling {queue_url} for {stage}, videos in {get_settings().s3_bucket_videos} "
+        "(Ctrl-C to stop)"
+    )
     stop = threading.Event()
     try:
         poller.run(

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.table import Table
 
 from shared.errors import PipelineError
 from vidpipe.cli.app import physics_app
@@ -73,45 +75,71 @@ def physics_analyze(
         err.print(f"[red]error:[/red] no video found at {source}")
         raise typer.Exit(code=2)
     output.mkdir(parents=True, exist_ok=True)
+
+    def say(line: str) -> None:
+        if verbose:
+            out.print(f"  {line}", highlight=False, soft_wrap=True)
+
+    if verbose:
+        out.print(f"Found {len(clips)} video(s) to process", highlight=False)
+    rows: list[tuple[str, str, str, str, str]] = []  # clip, result, samples, events, seconds
     failed: list[tuple[str, str]] = []
     for n, (name, where) in enumerate(clips, 1):
         stem = Path(name).stem
         started = time.monotonic()
-        err.print(f"[{n}/{len(clips)}] {name}")
+        shown = f"s3://{where[0]}/{where[1]}" if isinstance(where, tuple) else name
+        err.print(f"[{n}/{len(clips)}] {name}", highlight=False)
+        say(f"Processing: {shown}")
         try:
             with ExitStack() as stack:
                 if isinstance(where, tuple):
+                    say(f"Downloading from S3: {shown}")
                     path = stack.enter_context(
                         storage.download_to_temp(  # type: ignore[union-attr]
                             where[0], where[1], max_bytes=settings.max_video_bytes
                         )
                     )
+                    say(f"Downloaded: {_mb(path.stat().st_size)}")
+                    stack.callback(say, "Cleaned up temporary file")
                 else:
                     path = where
+                    say(f"Size: {_mb(path.stat().st_size)}")
+                say("Uploading to the Gemini File API and running the physics observation...")
                 physics, events, result = analyze_file(
-                    analyzer, path, clip=name, max_duration_s=stage.max_duration_s
+                    analyzer, path, clip=name, max_duration_s=stage.max_duration_s, on_step=say
                 )
+                (output / f"{stem}_physics.json").write_text(json.dumps(physics, indent=2) + "\n")
+                (output / f"{stem}_events.json").write_text(json.dumps(events, indent=2) + "\n")
+                say(f"Physics JSON saved: {output / (stem + '_physics.json')}")
+                say(f"Completed in {time.monotonic() - started:.1f} s")
         except PipelineError as exc:
+            seconds = f"{time.monotonic() - started:.1f}"
             failed.append((name, f"{exc.error_class}: {exc}"))
+            rows.append((name, f"failed: {exc.error_class}", "", "", seconds))
             out.print(
                 f"  failed: {name}: {exc.error_class}: {exc}", highlight=False, soft_wrap=True
             )
             continue
-        (output / f"{stem}_physics.json").write_text(json.dumps(physics, indent=2) + "\n")
-        (output / f"{stem}_events.json").write_text(json.dumps(events, indent=2) + "\n")
+        seconds = f"{time.monotonic() - started:.1f}"
         kinds = {
             k: sum(e["type"] == k for e in events["events"]) for k in ("pass", "turnover", "shot")
         }
-        line = (
-            f"  ok: {name}: {len(result.observation.samples)} samples, {kinds}, "
-            f"{time.monotonic() - started:.1f} s"
+        rows.append(
+            (name, "ok", str(len(result.observation.samples)), str(len(events["events"])), seconds)
         )
+        line = f"  ok: {name}: {len(result.observation.samples)} samples, {kinds}, {seconds} s"
         if verbose:
             line += (
                 f", attempts={result.attempts}, cached={result.cached}, "
                 f"tokens={result.usage}, cost~${result.cost_usd:.4f}"
             )
         out.print(line, highlight=False, soft_wrap=True)
+    table = Table(title=f"{len(clips) - len(failed)} succeeded, {len(failed)} failed -> {output}")
+    for col in ("clip", "result", "samples", "events", "seconds"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
     out.print(
         f"{len(clips) - len(failed)} succeeded, {len(failed)} failed -> {output}", highlight=False
     )
@@ -119,6 +147,11 @@ def physics_analyze(
         out.print(f"  {name}: {why}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(code=1)
+
+
+def _mb(n_bytes: int) -> str:
+    """``12.3 MB`` (decimal megabytes, as the replaced script printed sizes)."""
+    return f"{n_bytes / 1e6:.1f} MB"
 
 
 @physics_app.command("schema")
@@ -149,18 +182,27 @@ def physics_validate(
 @physics_app.command("events")
 def physics_events(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An observation.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the events.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write the events (optional)."),
+    ] = None,
     stats: Annotated[
-        bool, typer.Option("--stats", help="Add per-team and per-player stats.")
+        bool,
+        typer.Option(
+            "--stats", help="Print the per-team and per-player statistics (and add them to -o)."
+        ),
     ] = False,
     previews: Annotated[
         bool,
         typer.Option(
-            help="Also write <output stem>_court.png and <output stem>_possession.png beside it."
+            help="With -o: also write <output stem>_court.png and <output stem>_possession.png "
+            "beside it."
         ),
     ] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every event.")] = False,
 ) -> None:
-    """Derive possession spells, passes, turnovers and shots from a valid observation (and
+    """Derive possession spells, passes, turnovers and shots from a valid observation: print
+    their counts (--stats: the statistics tables; -v: every event), and with -o write them (and
     draw the court and possession plots unless --no-previews)."""
     from functions.physics.events import derive_events, statistics
     from functions.physics.validate import validate
@@ -175,11 +217,22 @@ def physics_events(
     doc: dict[str, Any] = {"clip": obs.clip, "events": events}
     if stats:
         doc["statistics"] = statistics(obs, events)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(doc, indent=2) + "\n")
     kinds = {k: sum(e["type"] == k for e in events) for k in ("pass", "turnover", "shot")}
-    out.print(f"{len(events)} events ({kinds}) -> {output}", highlight=False)
-    if previews:
+    if verbose:
+        for e in events:
+            rest = ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("type", "t_s"))
+            out.print(
+                f"  {e['t_s']:7.2f} s  {e['type']:<10} {rest}", highlight=False, soft_wrap=True
+            )
+    if output is None:
+        out.print(f"{file}: {len(events)} events ({kinds})", highlight=False, soft_wrap=True)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(doc, indent=2) + "\n")
+        out.print(f"{len(events)} events ({kinds}) -> {output}", highlight=False, soft_wrap=True)
+    if stats:
+        _print_statistics(doc["statistics"])
+    if output is not None and previews:
         from functions.physics.previews import physics_previews
 
         pictures = physics_previews(json.loads(file.read_bytes()), doc)
@@ -187,3 +240,42 @@ def physics_events(
             target = output.with_name(f"{output.stem}_{name}")
             target.write_bytes(data)
             out.print(f"{name.split('.')[0]} plot -> {target}", highlight=False)
+
+
+def _print_statistics(statistics: dict[str, Any]) -> None:
+    """The statistics of :func:`functions.physics.events.statistics` as two tables."""
+    teams = Table(title="Teams", box=box.SIMPLE)
+    for col in ("team", "possession s", "share", "passes", "turnovers", "shots"):
+        teams.add_column(col, justify="left" if col == "team" else "right")
+    for team, t in statistics["teams"].items():
+        teams.add_row(
+            team,
+            f"{t['possession_s']:.2f}",
+            f"{t['possession_share']:.0%}",
+            str(t["passes"]),
+            str(t["turnovers"]),
+            str(t["shots"]),
+        )
+    out.print(teams)
+    players = Table(
+        title="Players",
+        box=box.SIMPLE,
+        caption="held s: seconds in possession; zone steps: distance moved, in zones",
+    )
+    cols = ("player", "team", "held s", "passes", "received", "turnovers", "shots")
+    for col in (*cols, "zone steps"):
+        players.add_column(
+            col, justify="left" if col in ("player", "team") else "right", no_wrap=True
+        )
+    for tid, p in statistics["players"].items():
+        players.add_row(
+            tid,
+            str(p["team"]),
+            f"{p['possession_s']:.2f}",
+            str(p["passes_made"]),
+            str(p["passes_received"]),
+            str(p["turnovers"]),
+            str(p["shots"]),
+            str(p["distance_zone_steps"]),
+        )
+    out.print(players)
