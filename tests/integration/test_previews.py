@@ -151,4 +151,4 @@ def test_frames_command_writes_previews_and_no_previews_writes_none(tmp_path, sy
     off = runner.invoke(app, ["frames", str(clip), "--out", str(tmp_path / "off"), "--no-previews"])
     assert off.exit_code == 0, off.output
     names = {p.name for p in (tmp_path / "off").iterdir()}
-    assert names == {"manifest.json", *(f"{i}.jpg" for i in range(len(cuts) + 1))}
+    assert names == {"manifest.json", "scenes.csv", *(f"{i}.jpg" for i in range(len(cuts) + 1))}
