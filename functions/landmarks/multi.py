@@ -750,8 +750,30 @@ TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
 
 
 def track_styles(track_ids: np.ndarray) -> dict[int, tuple[tuple[int, int, int], str]]:
-    """Overlay colour (RGB 0-255) and label for every track id in ``track_ids`` (any shape,
-    ``-1`` ignored): a track always gets the same colour (``id`` modulo the palette) and the
-    label ``#id``. Pure, for the skeleton preview."""
-    ids = sorted({int(i) for i in np.asarray(track_ids).ravel() if i >= 0})
-    return {i: (TRACK_PALETTE[i % len(TRACK_PALETTE)], f"#{i}") for i in ids}
+    """Overlay colour (RGB 0-255) and label ``#id`` for every track id in ``track_ids``.
+
+    ``track_ids`` is ``(T, P)`` (any other shape is taken as one frame; ``-1`` ignored). Tracks
+    are taken in order of first appearance; each gets the :data:`TRACK_PALETTE` colour that no
+    track in view during its span (first to last row) holds, the one free the longest, so people
+    in view together never share a colour while at most ``len(TRACK_PALETTE)`` are (always, for
+    ``max_people`` <= 8) and a colour is not handed straight to the next person. One colour per
+    track for the whole video. Pure, for the skeleton preview.
+    """
+    ids = np.asarray(track_ids)
+    rows = ids if ids.ndim == 2 else ids.reshape(1, -1)
+    span: dict[int, tuple[int, int]] = {}
+    for t, row in enumerate(rows):
+        for i in row.tolist():
+            if i >= 0:
+                span[i] = (span.get(i, (t, t))[0], t)
+    n = len(TRACK_PALETTE)
+    last_end = [-1] * n  # last row each colour was in view (-1: never used)
+    colour_of: dict[int, int] = {}
+    for tid in sorted(span, key=lambda i: (span[i][0], i)):
+        start, end = span[tid]
+        busy = {c for j, c in colour_of.items() if span[j][1] >= start}
+        free = [c for c in range(n) if c not in busy] or list(range(n))
+        colour = min(free, key=lambda c: (last_end[c], c))
+        colour_of[tid] = colour
+        last_end[colour] = max(last_end[colour], end)
+    return {i: (TRACK_PALETTE[colour_of[i]], f"#{i}") for i in sorted(span)}

@@ -160,13 +160,25 @@ def test_link_tracks_uses_the_frame_aspect():
     assert link_tracks({0: a, 1: b}, 2, 13, aspect=16 / 9) == {}
 
 
-def test_track_styles_are_stable_per_id():
-    styles = track_styles(np.array([[3, -1], [0, 3], [11, -1]]))
-    assert set(styles) == {0, 3, 11}
-    assert styles[3][1] == "#3"
-    assert styles[3] == track_styles(np.array([3]))[3]
-    assert styles[0][0] != styles[3][0]
-    assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c, _ in styles.values())
+def test_track_styles_one_colour_per_track_distinct_while_in_view_together():
+    # tracks 0-7 in view together, then 3 and 7 leave and 11 arrives, then all but 11 leave
+    # and 12 arrives
+    ids = np.full((6, 8), -1)
+    ids[0:2] = range(8)
+    ids[2:4] = [0, 1, 2, 11, 4, 5, 6, -1]
+    ids[4:6, 0] = [11, 12]
+    ids[5, 1] = 11
+    styles = track_styles(ids)
+    assert set(styles) == set(range(8)) | {11, 12}
+    assert styles[3][1] == "#3" and styles[11][1] == "#11"
+    colours = {i: c for i, (c, _) in styles.items()}
+    assert len({colours[i] for i in range(8)}) == 8  # eight in view: eight colours
+    assert colours[11] == colours[3]  # free since row 1, as 7's: the lower palette entry
+    assert colours[12] == colours[7]  # free the longest (since row 1); 11 still in view
+    assert styles == track_styles(ids)  # pure
+    assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in colours.values())
+    # one frame (P,) works too
+    assert set(track_styles(np.array([4, -1, 9]))) == {4, 9}
 
 
 def test_max_people_in_config_file_presets_and_messages(tmp_path):
