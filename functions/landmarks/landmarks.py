@@ -59,7 +59,7 @@ import numpy as np
 
 from functions.landmarks.config import LandmarksConfig, memory_plan
 from functions.landmarks.multi import (
-    MAX_GAP,
+    LINK_GAP,
     Observation,
     PersonTracker,
     main_pose,
@@ -454,7 +454,7 @@ def _infer(
 ) -> None:
     mp = config.mediapipe
     if mp.max_people > 1:
-        _infer_people(seg, config, stop, done)
+        _infer_people(seg, config, stop, done, on_sample)
         return
     graph: Any = None
     try:
@@ -497,7 +497,11 @@ def _infer(
 
 
 def _infer_people(
-    seg: _Segment, config: LandmarksConfig, stop: threading.Event, done: Callable[[], None]
+    seg: _Segment,
+    config: LandmarksConfig,
+    stop: threading.Event,
+    done: Callable[[], None],
+    on_sample: Callable[[int, np.ndarray], None] | None = None,
 ) -> None:
     """:func:`_infer` for ``max_people`` > 1: a :class:`PersonTracker` per segment."""
     mp = config.mediapipe
@@ -522,6 +526,8 @@ def _infer_people(
             seg.people.append(tracker.step(rgb))
             seg.inference_s += time.perf_counter() - t0
             seg.indices.append(index)
+            if on_sample is not None:
+                on_sample(index, rgb)
             done()
     except BaseException as exc:  # handed to the caller's thread
         seg.error = seg.error or exc
@@ -697,8 +703,12 @@ def extract_landmarks(
         )
     people = None
     if config.mediapipe.max_people > 1:
+        width, height = display or (info.width, info.height)
         people = people_arrays(
-            stitch([s.people for s in segments]), config.mediapipe.max_people, frame_index
+            stitch([s.people for s in segments]),
+            config.mediapipe.max_people,
+            frame_index,
+            aspect=width / height if height else 1.0,
         )
         pose = main_pose(people)
     else:
@@ -787,6 +797,7 @@ def extract_landmarks(
             "tracks": people.tracks,
             "frames_with_people": int(occupied.any(axis=1).sum()),
             "mean_people_per_frame": round(float(occupied.sum(axis=1).mean()), 4),
+            "tracks_linked": people.links,
             "searches": sum(s.searches for s in segments),
             "crops": sum(s.crops for s in segments),
         }
@@ -797,7 +808,7 @@ def extract_landmarks(
                     "dtype": "float32",
                     "channels": ["x", "y", "z", "visibility"],
                     "units": "as pose, for each slot; NaN in empty slots; gaps of up to "
-                    f"{MAX_GAP} sampled frames inside a track are linearly interpolated",
+                    f"{LINK_GAP} sampled frames inside a track are linearly interpolated",
                 },
                 "track_ids": {
                     "shape": [n, p],

@@ -30,9 +30,13 @@ So :class:`PersonTracker` does, per sampled frame:
    missed for more than :data:`MAX_GAP` sampled frames end.
 
 After extraction, segments (one per core, tracked independently) are stitched where a track
-ending at a segment's last frames overlaps one starting at the next segment's first frames,
-gaps of up to :data:`MAX_GAP` frames inside a track are filled by linear interpolation, and
-tracks are laid out in ``P = max_people`` slots (a track keeps its slot while it lives).
+ending at a segment's last frames overlaps one starting at the next segment's first frames;
+a track that ends and another that starts up to :data:`LINK_GAP` sampled frames later where the
+first one's walk leads are linked into one (:func:`link_tracks`, offline tracklet linking: the
+online tracker loses people the pose detector misses for a second or two, and finds them again
+as someone new); gaps of up to :data:`LINK_GAP` frames inside a track are filled by linear
+interpolation, and tracks are laid out in ``P = max_people`` slots (a track keeps its slot
+while it lives).
 """
 
 from __future__ import annotations
@@ -79,6 +83,23 @@ REACQUIRE_DISTANCE = 0.5
 MIN_TRACK_FRAMES = 2
 #: Stitching across segments: least IoU between a track's last box and the next one's first.
 STITCH_IOU = 0.3
+#: Offline linking: most sampled frames missing between a track's last frame and the next
+#: one's first, also the longest gap filled by interpolation: 20 frames, as ByteTrack's
+#: linear interpolation of lost tracks (Zhang et al., ECCV 2022, ``tools/interpolation.py``,
+#: ``--n_dti 20``; MMTracking's ``InterpolateTracklets`` ``max_num_frames`` 20 likewise).
+LINK_GAP = 20
+#: Linking gate: the hip where the first track's walk leads (constant velocity over the gap)
+#: and the hip where the second one's walk came from, mean distance to the other track's hip, in
+#: body heights, at most ``LINK_DISTANCE + LINK_DISTANCE_PER_FRAME * gap`` (the uncertainty
+#: grows with the gap). Chosen on ``vtest.avi`` against its ground truth
+#: (docs/stages/landmarks-multi-person.md): looser gates linked more people but more of them
+#: wrongly.
+LINK_DISTANCE = 0.3
+LINK_DISTANCE_PER_FRAME = 0.03
+#: Linked tracks' body heights differ by at most this factor.
+LINK_HEIGHT_RATIO = 1.5
+#: Observations at a track's end (start) its velocity for linking is measured over.
+VELOCITY_FRAMES = 5
 _TASK_GRAPH = "mediapipe.tasks.vision.pose_landmarker.PoseLandmarkerGraph"
 
 
@@ -511,6 +532,97 @@ def stitch(
     return out
 
 
+def _track_end(
+    obs: Sequence[tuple[int, np.ndarray]], aspect: float, at_end: bool
+) -> tuple[int, np.ndarray, float, np.ndarray]:
+    """A track's end (or start) for linking: sampled frame, hip ``(x * aspect, y)`` in frame
+    heights, body height in frame heights, and hip velocity (frame heights per sampled frame,
+    over the last (first) :data:`VELOCITY_FRAMES` observations, capped at :data:`MAX_SPEED` body
+    heights a frame)."""
+    part = obs[-VELOCITY_FRAMES:] if at_end else obs[:VELOCITY_FRAMES]
+    scale = np.array([aspect, 1.0])
+    (f0, p0), (f1, p1) = part[0], part[-1]
+    h0, h1 = _hip(p0).astype(np.float64) * scale, _hip(p1).astype(np.float64) * scale
+    here, pose = (f1, p1) if at_end else (f0, p0)
+    box = pose_box(pose)
+    height = max(float(box[3] - box[1]), 1e-3)
+    velocity = (h1 - h0) / (f1 - f0) if f1 > f0 else np.zeros(2)
+    speed, cap = float(np.hypot(*velocity)), MAX_SPEED * height
+    if speed > cap:
+        velocity = velocity * (cap / speed)
+    return here, (h1 if at_end else h0), height, velocity
+
+
+def link_tracks(
+    tracks: dict[int, list[tuple[int, np.ndarray]]],
+    max_people: int,
+    frame_count: int,
+    aspect: float = 1.0,
+) -> dict[int, int]:
+    """Offline tracklet linking: which track is the continuation of which.
+
+    A track ``a`` ending at sampled frame ``fa`` and a track ``b`` starting at ``fb``, at most
+    :data:`LINK_GAP` frames missing (``1 <= gap = fb - fa <= LINK_GAP + 1``), are one person
+    when their body heights differ by at most :data:`LINK_HEIGHT_RATIO` and ``a``'s hip
+    carried forward at its velocity and ``b``'s hip carried backward at its velocity land, on
+    average, within ``LINK_DISTANCE + LINK_DISTANCE_PER_FRAME * gap`` body heights of the
+    other's hip (appearance-free linking, as StrongSORT's AFLink but with a constant-velocity
+    gate instead of a learned one). Ends are matched to starts by Hungarian assignment
+    (``scipy.optimize.linear_sum_assignment``) on that distance; links are then taken cheapest
+    first while the frames of their gap have fewer than ``max_people`` tracks in view (the
+    linked track holds a slot over its gap).
+
+    Args:
+        tracks: track id -> ``[(sampled frame, (33, 4) pose)]`` in frame order (normalised x, y).
+        max_people: slots per frame.
+        frame_count: sampled frames of the video.
+        aspect: frame width over height (distances are measured in frame heights).
+
+    Returns:
+        ``{later track id: earlier track id}``, one entry per link (chains possible).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    ids = sorted(tracks)
+    if len(ids) < 2:
+        return {}
+    ends = {t: _track_end(tracks[t], aspect, True) for t in ids}
+    starts = {t: _track_end(tracks[t], aspect, False) for t in ids}
+    infeasible = 1e6
+    cost = np.full((len(ids), len(ids)), infeasible)
+    for i, a in enumerate(ids):
+        fa, hip_a, height_a, v_a = ends[a]
+        for j, b in enumerate(ids):
+            fb, hip_b, height_b, v_b = starts[b]
+            gap = fb - fa
+            if not 1 <= gap <= LINK_GAP + 1:
+                continue
+            if max(height_a, height_b) > LINK_HEIGHT_RATIO * min(height_a, height_b):
+                continue
+            forward = np.linalg.norm(hip_b - (hip_a + v_a * gap))
+            backward = np.linalg.norm(hip_a - (hip_b - v_b * gap))
+            c = float((forward + backward) / (height_a + height_b))
+            if c <= LINK_DISTANCE + LINK_DISTANCE_PER_FRAME * gap:
+                cost[i, j] = c
+    if not (cost < infeasible).any():
+        return {}
+    live = np.zeros(frame_count, dtype=np.int64)
+    for t in ids:
+        live[tracks[t][0][0] : tracks[t][-1][0] + 1] += 1
+    rows, cols = linear_sum_assignment(cost)
+    links: dict[int, int] = {}
+    for r, c in sorted(zip(rows, cols, strict=True), key=lambda rc: cost[rc[0], rc[1]]):
+        if cost[r, c] >= infeasible:
+            continue
+        a, b = ids[r], ids[c]
+        gap_frames = slice(ends[a][0] + 1, starts[b][0])
+        if (live[gap_frames] >= max_people).any():
+            continue
+        live[gap_frames] += 1
+        links[b] = a
+    return links
+
+
 @dataclass
 class PeopleArrays:
     """Multi-person arrays of one video (see :func:`people_arrays`)."""
@@ -521,34 +633,51 @@ class PeopleArrays:
     filled: np.ndarray
     main_track: int | None
     tracks: list[dict[str, Any]]
+    #: Tracks joined to an earlier one by :func:`link_tracks`.
+    links: int = 0
 
 
 def people_arrays(
-    frames: Sequence[list[tuple[int, Observation]]], max_people: int, frame_index: np.ndarray
+    frames: Sequence[list[tuple[int, Observation]]],
+    max_people: int,
+    frame_index: np.ndarray,
+    aspect: float = 1.0,
 ) -> PeopleArrays:
-    """Lay the stitched tracks out in ``P = max_people`` slots, fill gaps, summarise.
+    """Link tracks, lay them out in ``P = max_people`` slots, fill gaps, summarise.
 
-    A track keeps one slot from its first to its last frame (interval colouring, first come
-    first served; at most ``max_people`` tracks live at a time, so slots suffice). Gaps of up
-    to :data:`MAX_GAP` sampled frames inside a track are filled by linear interpolation of
-    landmarks and box (``filled`` is true there).
+    Tracks seen in fewer than :data:`MIN_TRACK_FRAMES` frames are dropped; the rest are linked
+    (:func:`link_tracks`, ``aspect`` = frame width / height) and numbered 0, 1, ... in order of
+    first appearance. A track keeps one slot from its first to its last frame (interval
+    colouring, first come first served; at most ``max_people`` tracks live at a time, so slots
+    suffice). Gaps of up to :data:`LINK_GAP` sampled frames inside a track are filled by linear
+    interpolation of landmarks and box (``filled`` is true there).
     """
     t_count, p = len(frames), max_people
     poses = np.full((t_count, p, POSE_LANDMARKS, 4), np.nan, dtype=np.float32)
     boxes = np.full((t_count, p, 4), np.nan, dtype=np.float32)
     ids = np.full((t_count, p), -1, dtype=np.int32)
     filled = np.zeros((t_count, p), dtype=bool)
+    observed: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for i, obs in enumerate(frames):
+        for tid, o in obs:
+            observed.setdefault(tid, []).append((i, o.pose))
+    # drop unconfirmed tracks, link the rest, number them 0, 1, ... in order of first appearance
+    confirmed = {t: f for t, f in observed.items() if len(f) >= MIN_TRACK_FRAMES}
+    links = link_tracks(confirmed, p, t_count, aspect)
+
+    def root(t: int) -> int:
+        while t in links:
+            t = links[t]
+        return t
+
+    first_seen = {t: f[0][0] for t, f in confirmed.items()}
+    kept = sorted({root(t) for t in confirmed}, key=lambda t: (first_seen[t], t))
+    renumber = {t: n for n, t in enumerate(kept)}
+    frames = [[(renumber[root(t)], o) for t, o in obs if t in confirmed] for obs in frames]
     seen: dict[int, list[int]] = {}
     for i, obs in enumerate(frames):
         for tid, _ in obs:
             seen.setdefault(tid, []).append(i)
-    # drop unconfirmed tracks, number the rest 0, 1, ... in order of first appearance
-    kept = sorted(
-        (t for t, f in seen.items() if len(f) >= MIN_TRACK_FRAMES), key=lambda t: (seen[t][0], t)
-    )
-    renumber = {t: n for n, t in enumerate(kept)}
-    seen = {renumber[t]: seen[t] for t in kept}
-    frames = [[(renumber[t], o) for t, o in obs if t in renumber] for obs in frames]
     span = {tid: (f[0], f[-1]) for tid, f in seen.items()}
     slot_free_at = [0] * p  # first frame index at which a slot is free
     slot_of: dict[int, int] = {}
@@ -568,7 +697,7 @@ def people_arrays(
     for tid, s in slot_of.items():
         idx = seen[tid]
         for a, b in itertools.pairwise(idx):
-            if 1 < b - a <= MAX_GAP + 1:
+            if 1 < b - a <= LINK_GAP + 1:
                 w = (np.arange(a + 1, b) - a) / (b - a)
                 wp = w[:, None, None]
                 poses[a + 1 : b, s] = (1 - wp) * poses[a, s] + wp * poses[b, s]
@@ -593,7 +722,7 @@ def people_arrays(
             }
         )
     main = int(max(tracks, key=lambda t: (t["frames_seen"], -t["id"]))["id"]) if tracks else None
-    return PeopleArrays(poses, ids, boxes, filled, main, tracks)
+    return PeopleArrays(poses, ids, boxes, filled, main, tracks, len(links))
 
 
 def main_pose(people: PeopleArrays) -> np.ndarray:
@@ -621,8 +750,30 @@ TRACK_PALETTE: tuple[tuple[int, int, int], ...] = (
 
 
 def track_styles(track_ids: np.ndarray) -> dict[int, tuple[tuple[int, int, int], str]]:
-    """Overlay colour (RGB 0-255) and label for every track id in ``track_ids`` (any shape,
-    ``-1`` ignored): a track always gets the same colour (``id`` modulo the palette) and the
-    label ``#id``. Pure, for the skeleton preview."""
-    ids = sorted({int(i) for i in np.asarray(track_ids).ravel() if i >= 0})
-    return {i: (TRACK_PALETTE[i % len(TRACK_PALETTE)], f"#{i}") for i in ids}
+    """Overlay colour (RGB 0-255) and label ``#id`` for every track id in ``track_ids``.
+
+    ``track_ids`` is ``(T, P)`` (any other shape is taken as one frame; ``-1`` ignored). Tracks
+    are taken in order of first appearance; each gets the :data:`TRACK_PALETTE` colour that no
+    track in view during its span (first to last row) holds, the one free the longest, so people
+    in view together never share a colour while at most ``len(TRACK_PALETTE)`` are (always, for
+    ``max_people`` <= 8) and a colour is not handed straight to the next person. One colour per
+    track for the whole video. Pure, for the skeleton preview.
+    """
+    ids = np.asarray(track_ids)
+    rows = ids if ids.ndim == 2 else ids.reshape(1, -1)
+    span: dict[int, tuple[int, int]] = {}
+    for t, row in enumerate(rows):
+        for i in row.tolist():
+            if i >= 0:
+                span[i] = (span.get(i, (t, t))[0], t)
+    n = len(TRACK_PALETTE)
+    last_end = [-1] * n  # last row each colour was in view (-1: never used)
+    colour_of: dict[int, int] = {}
+    for tid in sorted(span, key=lambda i: (span[i][0], i)):
+        start, end = span[tid]
+        busy = {c for j, c in colour_of.items() if span[j][1] >= start}
+        free = [c for c in range(n) if c not in busy] or list(range(n))
+        colour = min(free, key=lambda c: (last_end[c], c))
+        colour_of[tid] = colour
+        last_end[colour] = max(last_end[colour], end)
+    return {i: (TRACK_PALETTE[colour_of[i]], f"#{i}") for i in sorted(span)}

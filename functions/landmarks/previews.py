@@ -8,7 +8,9 @@ each tick of ``1 / rate_fps`` seconds within the first ``max_s`` seconds, the ea
 frame, downscaled at once to at most ``width_px`` wide. Memory is bounded by
 ``ceil(max_s x rate_fps)`` small frames (50 frames of 480x270 RGB, 19 MB, by default). The
 skeleton is drawn with MediaPipe's own drawing utilities; a sample whose arrays are NaN is shown
-as it is.
+as it is. In multi-person mode (``result.poses``) every person is drawn in their track's colour
+with their ``#id`` above the head (:func:`~functions.landmarks.multi.track_styles` of the whole
+video's track ids), so one colour and one label follow one person through the GIF.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import cv2
 import numpy as np
 
 from functions.landmarks.landmarks import LandmarksResult
+from functions.landmarks.multi import track_styles
 from functions.landmarks.settings import LandmarksSettings
 from shared.config import Settings
 from shared.layout import LANDMARKS_TRAJECTORIES, PREVIEW_GIF
@@ -172,19 +175,70 @@ def draw_skeleton(rgb: np.ndarray, pose: np.ndarray, hands: np.ndarray | None = 
     return out
 
 
+def draw_people(
+    rgb: np.ndarray,
+    poses: np.ndarray,
+    track_ids: np.ndarray,
+    styles: dict[int, tuple[tuple[int, int, int], str]] | None = None,
+) -> np.ndarray:
+    """A copy of ``rgb`` with every person's skeleton in their track's colour and the label
+    ``#id`` above their head.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 RGB.
+        poses: ``(P, 33, 4)``, one slot per person, NaN in empty slots.
+        track_ids: ``(P,)`` track id per slot, ``-1`` where empty.
+        styles: colour and label per id, :func:`~functions.landmarks.multi.track_styles` of the
+            whole video's ``track_ids`` (so a colour stays with its person); ``None``: from
+            this frame's ids alone.
+    """
+    use_matplotlib()
+    from mediapipe.python.solutions import drawing_utils as du
+    from mediapipe.python.solutions.pose import POSE_CONNECTIONS
+
+    out = np.ascontiguousarray(rgb).copy()
+    h, w = out.shape[:2]
+    thickness = max(1, round(w / 320))
+    font_scale = max(0.3, w / 1300)
+    styles = styles if styles is not None else track_styles(track_ids)
+    for slot, tid in enumerate(np.asarray(track_ids).tolist()):
+        pose = poses[slot]
+        if tid < 0 or np.isnan(pose[:, :2]).all():
+            continue
+        color, label = styles[tid]
+        du.draw_landmarks(
+            out,
+            _landmark_list(np.nan_to_num(pose, nan=-1.0)),
+            list(POSE_CONNECTIONS),
+            landmark_drawing_spec=du.DrawingSpec(color, thickness, thickness),
+            connection_drawing_spec=du.DrawingSpec(color, thickness),
+        )
+        x = int(np.clip(np.nanmin(pose[:, 0]) * w, 0, w - 1))
+        y = int(np.clip(np.nanmin(pose[:, 1]) * h - 3, 10, h - 1))
+        for ink, weight in (((0, 0, 0), thickness + 2), (color, thickness)):
+            cv2.putText(out, label, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink, weight)
+    return out
+
+
 def overlay_frames(
     sampler: PreviewSampler, result: LandmarksResult
 ) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """``(frame_index, raw, drawn)`` for each kept frame: the frame as sampled and with its
-    skeleton (the result's row for that frame index)."""
+    skeleton (the result's row for that frame index; every tracked person, in their track's
+    colour, in multi-person mode)."""
     rows = {int(f): i for i, f in enumerate(result.frame_index)}
+    styles = track_styles(result.track_ids) if result.track_ids is not None else None
     out = []
     for frame_index, raw in sampler.frames:
         i = rows.get(frame_index)
         if i is None:
             continue
-        hands = result.hands[i] if result.hands is not None else None
-        out.append((frame_index, raw, draw_skeleton(raw, result.pose[i], hands)))
+        if result.poses is not None and result.track_ids is not None:
+            drawn = draw_people(raw, result.poses[i], result.track_ids[i], styles)
+        else:
+            hands = result.hands[i] if result.hands is not None else None
+            drawn = draw_skeleton(raw, result.pose[i], hands)
+        out.append((frame_index, raw, drawn))
     return out
 
 

@@ -91,6 +91,51 @@ def test_two_people_walking_past_each_other_keep_their_ids(crossing):
 
 
 @pytest.mark.samples
+def test_the_overlay_gif_colours_each_track_and_labels_its_id(crossing_clip):
+    from PIL import Image
+
+    from functions.landmarks.multi import track_styles
+    from functions.landmarks.previews import (
+        LandmarkPreviewParams,
+        PreviewSampler,
+        landmark_previews,
+        overlay_frames,
+    )
+
+    # given the crossing with the GIF's sampler hooked in (10 fps clip, 5 GIF frames a second)
+    sampler = PreviewSampler(10.0, LandmarkPreviewParams(width_px=480, rate_fps=5.0, max_s=10.0))
+    result = extract_landmarks(crossing_clip, config(max_people=4, workers=1), on_sample=sampler)
+    assert result.track_ids is not None and result.poses is not None
+    overlays = overlay_frames(sampler, result)
+    assert len(overlays) == 13  # 2.5 s at 5 a second
+    styles = track_styles(result.track_ids)
+    rows = {int(f): i for i, f in enumerate(result.frame_index)}
+    checked = 0
+    for frame_index, raw, drawn in overlays:
+        t = rows[frame_index]
+        h, w = raw.shape[:2]
+        live = [s for s in range(4) if result.track_ids[t, s] >= 0]
+        colours = [styles[int(result.track_ids[t, s])][0] for s in live]
+        assert len(set(colours)) == len(colours)  # one colour per person in view
+        for s in live:
+            colour = np.array(styles[int(result.track_ids[t, s])][0])
+            x0, y0, x1, y1 = np.clip(result.boxes[t, s] * [w, h, w, h], 0, [w, h, w, h]).astype(int)
+            ink = (np.abs(drawn.astype(int) - colour).max(axis=2) < 8) & (
+                np.abs(raw.astype(int) - colour).max(axis=2) >= 8
+            )
+            # the skeleton in the track's colour inside its box ...
+            assert ink[y0 : y1 + 1, x0 : x1 + 1].sum() >= 20
+            # ... and its "#id" label in that colour just above the head (baseline 3 px above
+            # the box, at least 10 px from the top)
+            base = min(max(y0 - 3, 10), h - 1)
+            assert ink[base - 12 : base + 2, x0 : x0 + 24].sum() >= 5
+            checked += 1
+    assert checked >= 2 * len(overlays) - 2  # both people in (nearly) every GIF frame
+    gif = Image.open(io.BytesIO(landmark_previews(result, sampler)["preview.gif"]))
+    assert gif.n_frames == 13
+
+
+@pytest.mark.samples
 def test_multi_person_arrays_summaries_and_main_person(crossing):
     T = crossing.frames
     assert T == 25

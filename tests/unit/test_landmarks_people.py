@@ -7,9 +7,10 @@ import pytest
 
 from functions.landmarks.config import config_for_message, load_config, preset_config
 from functions.landmarks.multi import (
-    MAX_GAP,
+    LINK_GAP,
     Observation,
     box_iou,
+    link_tracks,
     main_pose,
     people_arrays,
     stitch,
@@ -92,18 +93,92 @@ def test_people_arrays_slots_gaps_and_main_track():
 
 
 def test_long_gaps_are_not_filled():
-    seen = [[obs(0, 0.2, 0.5)]] + [[] for _ in range(MAX_GAP + 1)] + [[obs(0, 0.2, 0.5)]]
+    lost = [[] for _ in range(LINK_GAP + 1)]
+    seen = [[obs(0, 0.2, 0.5)]] * 2 + lost + [[obs(0, 0.2, 0.5)]] * 2
     people = people_arrays(tagged(seen), 2, np.arange(len(seen)))
-    assert (people.track_ids[1:-1] == -1).all()
+    assert (people.track_ids[2:-2] == -1).all()
+    assert people.track_ids[0, 0] == people.track_ids[-1, 0] == 0  # the same id still
 
 
-def test_track_styles_are_stable_per_id():
-    styles = track_styles(np.array([[3, -1], [0, 3], [11, -1]]))
-    assert set(styles) == {0, 3, 11}
-    assert styles[3][1] == "#3"
-    assert styles[3] == track_styles(np.array([3]))[3]
-    assert styles[0][0] != styles[3][0]
-    assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c, _ in styles.values())
+def walk(track: int, frames: range, x0: float, speed: float) -> list[list[Observation]]:
+    """One person walking right at ``speed`` (frame widths per frame) from ``x0`` at frame 0."""
+    return [[obs(track, x0 + speed * i, 0.5)] for i in frames]
+
+
+def merged(*streams: list[list[Observation]], length: int) -> list[list[Observation]]:
+    out: list[list[Observation]] = [[] for _ in range(length)]
+    for stream, start in streams:
+        for i, f in enumerate(stream):
+            out[start + i] += f
+    return out
+
+
+def test_a_person_lost_for_a_while_is_linked_and_the_gap_filled():
+    # track 0 walks right for frames 0-9, is lost for 12 frames, found again as track 5 on
+    # the same line; track 7 appears elsewhere (below, standing) after the same gap
+    a = walk(0, range(10), 0.1, 0.01)
+    b = walk(5, range(22, 30), 0.1, 0.01)
+    c = [[obs(7, 0.8, 0.9)] for _ in range(8)]
+    seen = merged((a, 0), (b, 22), (c, 22), length=30)
+    people = people_arrays(tagged(seen), 3, np.arange(30))
+    assert people.links == 1
+    assert set(people.track_ids[:, 0].tolist()) == {0}  # one id, one slot, all 30 frames
+    assert people.filled[10:22, 0].all() and not people.filled[:10, 0].any()
+    np.testing.assert_allclose(people.poses[15, 0], pose_at(0.1 + 0.01 * 15, 0.5), atol=1e-5)
+    tracks = {t["id"]: t for t in people.tracks}
+    assert (tracks[0]["frames_seen"], tracks[0]["frames_filled"]) == (18, 12)
+    assert tracks[1]["first_frame"] == 22  # the one below is someone else
+    assert people.main_track == 0
+
+
+def test_links_need_the_walk_to_lead_there_a_short_gap_and_a_free_slot():
+    a = walk(0, range(10), 0.1, 0.01)
+    # walking the other way from where 0 was heading: not 0
+    back = [[obs(1, 0.3 - 0.01 * i, 0.5)] for i in range(8)]
+    people = people_arrays(tagged(merged((a, 0), (back, 14), length=22)), 2, np.arange(22))
+    assert people.links == 0 and len(people.tracks) == 2
+    # the same line, but found again after more than LINK_GAP frames
+    late = walk(1, range(11 + LINK_GAP, 20 + LINK_GAP), 0.1, 0.01)
+    n = 20 + LINK_GAP
+    people = people_arrays(tagged(merged((a, 0), (late, 11 + LINK_GAP), length=n)), 2, np.arange(n))
+    assert people.links == 0
+    # the right walk, but the other slots are taken during the gap
+    b = walk(5, range(16, 24), 0.1, 0.01)
+    others = [[obs(8, 0.8, 0.2), obs(9, 0.5, 0.9)] for _ in range(4)]  # frames 11-14
+    seen = merged((a, 0), (b, 16), (others, 11), length=24)
+    assert people_arrays(tagged(seen), 2, np.arange(24)).links == 0
+    assert people_arrays(tagged(seen), 3, np.arange(24)).links == 1
+
+
+def test_link_tracks_uses_the_frame_aspect():
+    # standing still, found again 5 frames later 0.07 frame widths to the right: 0.35 body
+    # heights (0.2 frame heights) on a square frame, within the gate of 0.3 + 5 x 0.03; 0.62
+    # on a 16:9 frame, beyond it
+    a = [(i, pose_at(0.5, 0.5)) for i in range(5)]
+    b = [(i, pose_at(0.57, 0.5)) for i in range(9, 13)]
+    assert link_tracks({0: a, 1: b}, 2, 13) == {1: 0}
+    assert link_tracks({0: a, 1: b}, 2, 13, aspect=16 / 9) == {}
+
+
+def test_track_styles_one_colour_per_track_distinct_while_in_view_together():
+    # tracks 0-7 in view together, then 3 and 7 leave and 11 arrives, then all but 11 leave
+    # and 12 arrives
+    ids = np.full((6, 8), -1)
+    ids[0:2] = range(8)
+    ids[2:4] = [0, 1, 2, 11, 4, 5, 6, -1]
+    ids[4:6, 0] = [11, 12]
+    ids[5, 1] = 11
+    styles = track_styles(ids)
+    assert set(styles) == set(range(8)) | {11, 12}
+    assert styles[3][1] == "#3" and styles[11][1] == "#11"
+    colours = {i: c for i, (c, _) in styles.items()}
+    assert len({colours[i] for i in range(8)}) == 8  # eight in view: eight colours
+    assert colours[11] == colours[3]  # free since row 1, as 7's: the lower palette entry
+    assert colours[12] == colours[7]  # free the longest (since row 1); 11 still in view
+    assert styles == track_styles(ids)  # pure
+    assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in colours.values())
+    # one frame (P,) works too
+    assert set(track_styles(np.array([4, -1, 9]))) == {4, 9}
 
 
 def test_max_people_in_config_file_presets_and_messages(tmp_path):
