@@ -111,8 +111,8 @@ def landmarks(
 
     Arrays: timestamps_s (T,), frame_index (T,), pose (T, 33, 4), hands (T, 2, 21, 3) with
     --hands; NaN where nothing was found. With --max-people N > 1 also poses (T, N, 33, 4),
-    track_ids (T, N) and boxes (T, N, 4), pose being the main person (docs/stages/
-    landmarks-multi-person.md). Exit code 1 if any video of a folder failed.
+    track_ids (T, N) and boxes (T, N, 4), pose being the main person
+    (docs/stages/landmarks-multi-person.md). Exit code 1 if any video of a folder failed.
     """
     from rich.progress import Progress
 
