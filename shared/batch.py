@@ -47,6 +47,7 @@ from shared.config import S, Settings, SettingsCache, get_settings
 from shared.confine import confine
 from shared.errors import (
     ClaimHeldError,
+    LeaseLostError,
     OutOfTimeError,
     PipelineError,
     is_retryable,
@@ -56,7 +57,15 @@ from shared.messages import VideoJob, parse_body
 from shared.observability import MetricUnit, logger, metrics
 from shared.pipeline import Pipeline, plan_of
 from shared.stages import ENTRY_NAME
-from shared.status import ClaimOutcome, ErrorReport, Stage, StageKey, StageStatus, StatusStore
+from shared.status import (
+    Claim,
+    ClaimOutcome,
+    ErrorReport,
+    Stage,
+    StageKey,
+    StageStatus,
+    StatusStore,
+)
 from shared.status.factory import make_status_store
 from shared.storage import S3Storage
 
@@ -149,6 +158,8 @@ class JobContext:
         deadline: call ``deadline.check()`` in long loops.
         worker_id: the claim holder's id (``{request id}:{message id}``).
         attempt: how many times this stage has been claimed, this time included.
+        key: the claimed stage.
+        token: the claim's fencing token (docs/status.md#fencing).
         stage_settings: the runtime's cache of stage settings (:meth:`settings_for`).
     """
 
@@ -159,6 +170,8 @@ class JobContext:
     worker_id: str
     attempt: int
     stage_settings: SettingsCache = field(default_factory=SettingsCache)
+    key: StageKey | None = None
+    token: str | None = None
     _metrics_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def settings_for(self, cls: type[S]) -> S:
@@ -168,6 +181,19 @@ class JobContext:
             ConfigurationError: a variable is invalid.
         """
         return self.stage_settings.get(cls)
+
+    def heartbeat(self) -> None:
+        """Extend the claim's lease to the time left plus ``LEASE_MARGIN_S``.
+
+        Raises:
+            LeaseLostError: the claim is no longer this job's (its lease expired and another
+                worker took the stage): stop, the new holder owns the stage.
+        """
+        if self.key is None or self.token is None:
+            return
+        lease_s = self.deadline.remaining_ms() / 1000 + self.settings.lease_margin_s
+        if not self.status.heartbeat(self.key, self.token, lease_s):
+            raise LeaseLostError(f"{self.key.platform}/{self.key.shortcode} {self.key.stage}")
 
     def add_metric(self, name: str, unit: MetricUnit, value: float) -> None:
         """Add an EMF metric (thread-safe)."""
@@ -227,14 +253,43 @@ def run_batch(
     deadline = Deadline(context, settings.min_remaining_ms, settings.abort_remaining_ms)
     processor = ConcurrentBatchProcessor(settings.concurrency_limit)
     request_id = getattr(context, "aws_request_id", "local")
+    repeats = _repeats(event.get("Records") or [])
 
     def record_handler(record: SQSRecord, lambda_context: Any = None) -> str:
+        if id(record.raw_event) in repeats:
+            logger.info(
+                "duplicate of an earlier record in this batch; acknowledging",
+                extra={"message_id": record.message_id},
+            )
+            metrics.add_metric(name="RecordsDuplicateInBatch", unit=MetricUnit.Count, value=1)
+            return "duplicate-in-batch"
         return _process_record(record, rt, stage, job, deadline, request_id)
 
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     return dict(response)
+
+
+def _repeats(records: list[dict[str, Any]]) -> set[int]:
+    """The records of a batch that repeat an earlier one, by ``messageId`` or by body, as the
+    ``id()`` of their dicts (docs/reliability.md#one-execution-per-record).
+
+    Only the first of each runs. A repeat is acknowledged: with the same ``messageId``, the
+    first copy's outcome is the message's (``batchItemFailures`` names message ids, so a failed
+    first copy still has the message redelivered); with the same body under another id, the
+    first copy carries the job, and its own redelivery retries it if it fails.
+    """
+    seen_ids: set[str] = set()
+    seen_bodies: set[str] = set()
+    repeats: set[int] = set()
+    for raw in records:
+        message_id, body = str(raw.get("messageId", "")), str(raw.get("body", ""))
+        if message_id in seen_ids or body in seen_bodies:
+            repeats.add(id(raw))
+        seen_ids.add(message_id)
+        seen_bodies.add(body)
+    return repeats
 
 
 def _confined_storage(rt: Runtime, job: VideoJob, stage: Stage) -> S3Storage:
@@ -420,6 +475,7 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
     if claim.outcome == ClaimOutcome.HELD:
         raise ClaimHeldError(f"{job.label} {stage} is being processed by another worker")
 
+    token = claim.token or ""
     ctx = JobContext(
         settings=rt.settings,
         storage=_confined_storage(rt, job, stage),
@@ -428,35 +484,45 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
         worker_id=worker_id,
         attempt=claim.attempts,
         stage_settings=rt.stage_settings,
+        key=key,
+        token=token,
     )
     try:
         outcome = rec.job_fn(job, ctx)
     except OutOfTimeError:
         logger.warning("out of time; releasing the claim for redelivery", extra=log)
-        rt.status.release(key, worker_id)
+        if not rt.status.release(key, token):
+            _log_stale("release", log, claim.attempts)
         metrics.add_metric(name="RecordsDeferred", unit=MetricUnit.Count, value=1)
         raise
+    except LeaseLostError:
+        _log_stale("heartbeat", log, claim.attempts)
+        return "stale-claim"
     except Exception as exc:
         if is_retryable(exc):
-            _record_transient(exc, key, job, claim.attempts, rec, log, planned=planned)
+            _record_transient(exc, key, job, claim, rec, log, planned=planned)
             raise
         report = _report(stage, exc, job, claim.attempts, rec.request_id)
         logger.warning(
             "permanent error; acknowledging",
             extra={**log, "error_class": report.error_class, "error": str(exc)},
         )
-        rt.status.fail(key, worker_id, report)
+        if not rt.status.fail(key, token, report):
+            _log_stale("fail", log, claim.attempts)
+            return "stale-claim"
         metrics.add_metric(name="RecordsFailedPermanent", unit=MetricUnit.Count, value=1)
         if planned:
             rt.pipeline.advance(job, stored, trigger=stage)
         return "failed"
-    rt.status.complete(
+    if not rt.status.complete(
         key,
-        worker_id,
+        token,
         output_prefix=outcome.output_prefix,
         metrics=outcome.metrics,
         frame_count=outcome.frame_count,
-    )
+    ):
+        _log_stale("complete", log, claim.attempts)
+        return "stale-claim"
     logger.info(
         "stage succeeded" if outcome.skipped is None else "stage skipped",
         extra={**log, "reason": outcome.skipped, "output_prefix": outcome.output_prefix},
@@ -467,11 +533,22 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
     return "skipped" if outcome.skipped else "succeeded"
 
 
+def _log_stale(call: str, log: dict[str, str], attempt: int) -> None:
+    """A stale holder's call was refused by the status store (docs/status.md#fencing): its lease
+    expired and another worker claimed the stage, which now owns the outcome. The record is
+    acknowledged (the other holder's delivery decides); nothing about the stage changed."""
+    logger.warning(
+        f"claim no longer current; {call} refused, the stage belongs to a newer claim",
+        extra={**log, "attempt": attempt, "refused": call},
+    )
+    metrics.add_metric(name="RecordsStaleClaim", unit=MetricUnit.Count, value=1)
+
+
 def _record_transient(
     exc: BaseException,
     key: StageKey,
     job: VideoJob,
-    attempt: int,
+    claim: Claim,
     rec: _Record,
     log: dict[str, str],
     *,
@@ -484,6 +561,7 @@ def _record_transient(
     """
     rt = rec.rt
     final = rec.last_receive
+    attempt = claim.attempts
     logger.exception(
         "transient error on the last receive; the message goes to the DLQ"
         if final
@@ -491,12 +569,14 @@ def _record_transient(
         extra={**log, "error_class": type(exc).__name__, "attempt": attempt},
     )
     try:
-        rt.status.fail(
+        current = rt.status.fail(
             key,
-            rec.worker_id,
+            claim.token or "",
             _report(key.stage, exc, job, attempt, rec.request_id, retryable=not final),
         )
-        if final and planned:
+        if not current:
+            _log_stale("fail", log, attempt)
+        elif final and planned:
             rt.pipeline.advance(job, trigger=key.stage)
     except PipelineError:
         logger.exception("could not record the error", extra=log)

@@ -226,25 +226,57 @@ def test_the_same_message_twice_writes_frames_once(runtime, context, synth_clip)
     assert stage_state(runtime, "instagram", "Cx1").attempts == 1
 
 
-def test_concurrent_duplicates_in_one_batch_process_once(runtime, context, synth_clip):
-    # CONCURRENCY_LIMIT=2: both copies start together; the atomic claim lets one through and
-    # sends the other back to SQS, which then finds the stage succeeded.
+def test_the_same_body_twice_in_one_batch_runs_once(runtime, context, synth_clip):
+    # CONCURRENCY_LIMIT=2: the copies would start together; the runner runs the first and
+    # acknowledges the repeat (docs/reliability.md#one-execution-per-record)
     clip, _ = synth_clip
     put_video(runtime, "instagram/Cx1/video.mp4", clip)
     body = {"shortcode": "Cx1", "platform": "instagram"}
-    event = sqs_event(body, body)
-    response = lambda_handler(event, context)
-    assert len(failures(response)) == 1
+    puts = count_calls(runtime, "PutObject")
+    response = lambda_handler(sqs_event(body, body), context)
+    assert response == {"batchItemFailures": []}
     assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+    assert puts.count("instagram/Cx1/frames/manifest.json") == 1
     assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+
+
+def test_the_same_message_id_twice_in_one_batch_runs_once(runtime, context, synth_clip):
+    # the same SQS message delivered twice in one batch: one worker id, so before fencing the
+    # claim let both copies through at once
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    record = sqs_record({"shortcode": "Cx1", "platform": "instagram"})
+    other_body = sqs_record({"shortcode": "Cx1", "platform": "instagram", "min_frames": 3})
+    other_body["messageId"] = record["messageId"]
+    puts = count_calls(runtime, "PutObject")
+    response = lambda_handler({"Records": [record, dict(record), other_body]}, context)
+    assert response == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+    assert puts.count("instagram/Cx1/frames/manifest.json") == 1
+
+
+def test_a_repeat_of_a_failed_record_leaves_the_message_for_redelivery(
+    runtime, context, synth_clip
+):
+    # the first copy fails transiently (the video is not there... as a 503): the message id is
+    # still in batchItemFailures although its repeat was acknowledged
+    record = sqs_record({"shortcode": "Cx1", "platform": "instagram"})
+    runtime.storage.s3.meta.events.register(
+        "before-send.s3.HeadObject",
+        lambda **_: AWSResponse("https://s3", 503, {}, MockRawResponse(b"")),
+    )
+    response = lambda_handler({"Records": [record, dict(record)]}, context)
+    assert failures(response) == {record["messageId"]}
 
 
 def test_video_already_extracted_in_the_seed_columns_is_skipped(runtime, context, synth_clip):
     clip, _ = synth_clip
     put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    key = StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT)
     runtime.status.complete(
-        StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT),
-        "seed",
+        key,
+        runtime.status.claim(key, "seed", 60).token,
         output_prefix="s3://legacy/",
         metrics={},
         frame_count=7,
