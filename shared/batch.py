@@ -363,32 +363,75 @@ def _process_record(
         raise OutOfTimeError(f"{deadline.remaining_ms()} ms left, under MIN_REMAINING_MS")
     try:
         parsed = parse_body(record.body, default_bucket=rt.settings.s3_bucket_videos)
+        jobs: list[VideoJob] = []
+        refused: list[tuple[PipelineError, VideoJob | None]] = [(e, None) for e in parsed.rejected]
         for job in parsed.jobs:
-            confine(job, rt.settings)
+            try:
+                confine(job, rt.settings)
+                jobs.append(job)
+            except PipelineError as exc:
+                if is_retryable(exc) or len(parsed.jobs) == 1:
+                    raise
+                refused.append((exc, job))
     except PipelineError as exc:
         if is_retryable(exc):
             raise
-        logger.warning(
-            "rejected message",
-            extra={
-                "message_id": message_id,
-                "stage": where,
-                "error": str(exc),
-                "error_class": exc.error_class,
-            },
-        )
-        rt.status.record_error(_report(where, exc, None, None, request_id))
-        metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
+        _reject(rt, where, message_id, exc, None, request_id)
         return "rejected"
     if parsed.ignored:
         logger.info("ignored message", extra={"message_id": message_id, "reason": parsed.ignored})
         return "ignored"
+    # each S3 record of a notification is its own job: a refused one is recorded, the rest run
+    for error, refused_job in refused:
+        _reject(rt, where, message_id, error, refused_job, request_id)
+    if not jobs:
+        return "rejected"
     try:
         receives = int(record.attributes.approximate_receive_count or 1)
     except (TypeError, ValueError):
         receives = 1
     rec = _Record(rt, stage, job_fn, deadline, request_id, message_id, receives)
-    return ",".join(_dispatch(job, rec) for job in parsed.jobs)
+    outcomes: list[str] = []
+    retry: BaseException | None = None
+    for i, job in enumerate(jobs):
+        if i and not deadline.can_start():
+            retry = retry or OutOfTimeError(
+                f"{deadline.remaining_ms()} ms left, under MIN_REMAINING_MS"
+            )
+            break
+        try:
+            outcomes.append(_dispatch(job, rec))
+        except Exception as exc:
+            # the other jobs of the body still run; the message is redelivered once they have,
+            # and the jobs that succeeded are then acknowledged as duplicates by their claims
+            retry = retry or exc
+            outcomes.append("retry")
+    if retry is not None:
+        raise retry
+    return ",".join(outcomes)
+
+
+def _reject(
+    rt: Runtime,
+    where: str,
+    message_id: str,
+    exc: PipelineError,
+    job: VideoJob | None,
+    request_id: str,
+) -> None:
+    """Log and record a refused body or S3 record (an error row, no stage row)."""
+    logger.warning(
+        "rejected message",
+        extra={
+            "message_id": message_id,
+            "stage": where,
+            "error": str(exc),
+            "error_class": exc.error_class,
+            **({"platform": job.platform, "shortcode": job.shortcode} if job else {}),
+        },
+    )
+    rt.status.record_error(_report(where, exc, job, None, request_id))
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
 
 
 def _dispatch(job: VideoJob, rec: _Record) -> str:

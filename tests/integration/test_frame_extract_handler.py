@@ -411,3 +411,69 @@ def test_emf_metrics_are_emitted(runtime, context, synth_clip, monkeypatch, caps
     assert blob["FramesExtracted"] == [len(cuts) + 1]  # EMF values are lists
     assert blob["BytesRead"] == [clip.stat().st_size]
     assert blob["stage"] == "frame-extract"
+
+
+def two_record_body(first_key: str, second_key: str) -> dict[str, Any]:
+    body = s3_body(first_key)
+    second = json.loads(json.dumps(body["Records"][0]))
+    second["s3"]["object"]["key"] = second_key
+    body["Records"].append(second)
+    return body
+
+
+def test_a_bad_s3_record_in_a_body_does_not_lose_the_good_one(runtime, context, synth_clip):
+    # one record names a key outside the layout; the other is a valid upload
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    body = two_record_body("no-layout.mp4", "instagram/Cx1/video.mp4")
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+    assert manifest(runtime, "instagram", "Cx1")["video"]["shortcode"] == "Cx1"
+    [error] = runtime.status.errors()
+    assert (error.error_class, error.retryable, error.platform) == (
+        "InvalidIdentifierError",
+        False,
+        None,
+    )
+
+
+def test_a_record_outside_its_bucket_is_refused_and_the_other_runs(runtime, context, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    body = two_record_body("instagram/Cx1/video.mp4", "instagram/Cx2/video.mp4")
+    body["Records"][1]["s3"]["bucket"]["name"] = "someone-elses-bucket"
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+    [error] = runtime.status.errors()
+    assert (error.error_class, error.shortcode) == ("ConfinementError", "Cx2")
+    assert stage_state(runtime, "instagram", "Cx2") is None
+
+
+def test_a_transient_record_redelivers_the_body_and_the_good_one_runs_once(
+    runtime, context, synth_clip
+):
+    # Cx2's video answers 503; Cx1 succeeds. The message is redelivered; on the redelivery Cx1
+    # is acknowledged by its claim as already succeeded and Cx2 runs.
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    put_video(runtime, "instagram/Cx2/video.mp4", clip)
+    body = two_record_body("instagram/Cx2/video.mp4", "instagram/Cx1/video.mp4")
+    outage = {"on": True}
+
+    def s3_503(request: Any, **_: Any) -> AWSResponse | None:
+        if outage["on"] and "/instagram/Cx2/video.mp4" in request.url:
+            return AWSResponse(request.url, 503, {}, MockRawResponse(b""))
+        return None
+
+    runtime.storage.s3.meta.events.register("before-send.s3", s3_503)
+    event = sqs_event(body)
+    response = lambda_handler(event, context)
+    assert failures(response) == {event["Records"][0]["messageId"]}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+    # the plan could not be started (its HeadObject failed): nothing recorded for Cx2 yet
+    assert stage_state(runtime, "instagram", "Cx2") is None
+    outage["on"] = False
+    assert lambda_handler(event, context) == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+    cx2 = stage_state(runtime, "instagram", "Cx2")
+    assert (cx2.status, cx2.attempts) == (StageStatus.SUCCEEDED, 1)
