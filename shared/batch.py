@@ -519,6 +519,10 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
         raise ClaimHeldError(f"{job.label} {stage} is being processed by another worker")
 
     token = claim.token or ""
+    if claim.attempts > 1:
+        # an earlier attempt did not succeed (it failed, ran out of time or crashed): nothing it
+        # left in the stage's folder may survive into this attempt's result
+        _clear_outputs(rt, job, stage, log, reason="leftovers of an earlier attempt")
     ctx = JobContext(
         settings=rt.settings,
         storage=_confined_storage(rt, job, stage),
@@ -534,6 +538,7 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
         outcome = rec.job_fn(job, ctx)
     except OutOfTimeError:
         logger.warning("out of time; releasing the claim for redelivery", extra=log)
+        _clear_if_current(rt, job, key, token, log)
         if not rt.status.release(key, token):
             _log_stale("release", log, claim.attempts)
         metrics.add_metric(name="RecordsDeferred", unit=MetricUnit.Count, value=1)
@@ -543,8 +548,10 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
         return "stale-claim"
     except Exception as exc:
         if is_retryable(exc):
+            _clear_if_current(rt, job, key, token, log)
             _record_transient(exc, key, job, claim, rec, log, planned=planned)
             raise
+        _clear_if_current(rt, job, key, token, log)
         report = _report(stage, exc, job, claim.attempts, rec.request_id)
         logger.warning(
             "permanent error; acknowledging",
@@ -574,6 +581,42 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
     if planned:
         rt.pipeline.advance(job, stored, trigger=stage)
     return "skipped" if outcome.skipped else "succeeded"
+
+
+def _clear_if_current(
+    rt: Runtime, job: VideoJob, key: StageKey, token: str, log: dict[str, str]
+) -> None:
+    """On a failure path: delete what the attempt wrote, unless the claim is no longer current
+    (the new holder may be writing to the folder now)."""
+    try:
+        current = rt.status.heartbeat(key, token, rt.settings.lease_margin_s)
+    except PipelineError:
+        logger.exception("could not check the claim; leaving the outputs to the next attempt")
+        return
+    if current:
+        _clear_outputs(rt, job, key.stage, log, reason="the attempt failed")
+
+
+def _clear_outputs(
+    rt: Runtime, job: VideoJob, stage: Stage, log: dict[str, str], *, reason: str
+) -> None:
+    """Delete every object in the stage's folder of the video in the results bucket
+    (docs/reliability.md#nothing-half-written-is-visible). A failure to delete is logged, not
+    raised: the next attempt clears the folder again before it writes."""
+    if not isinstance(rt.storage, S3Storage):
+        return
+    bucket = rt.settings.s3_bucket_frames
+    folder = VideoLayout(job.platform, job.shortcode).stage(stage)
+    try:
+        keys = rt.storage.list_keys(bucket, folder)
+        if keys:
+            _confined_storage(rt, job, stage).delete_keys(bucket, keys)
+            logger.info(
+                "cleared the stage's folder", extra={**log, "reason": reason, "objects": len(keys)}
+            )
+            metrics.add_metric(name="ObjectsCleared", unit=MetricUnit.Count, value=len(keys))
+    except PipelineError:
+        logger.exception("could not clear the stage's folder", extra={**log, "reason": reason})
 
 
 def _log_stale(call: str, log: dict[str, str], attempt: int) -> None:

@@ -477,3 +477,94 @@ def test_a_transient_record_redelivers_the_body_and_the_good_one_runs_once(
     assert stage_state(runtime, "instagram", "Cx1").attempts == 1
     cx2 = stage_state(runtime, "instagram", "Cx2")
     assert (cx2.status, cx2.attempts) == (StageStatus.SUCCEEDED, 1)
+
+
+@pytest.fixture(scope="module")
+def cut_short(synth_clip, tmp_path_factory) -> Path:
+    """The synthetic clip remuxed with its index first (``faststart``) and cut at 35 % of its
+    bytes: it opens, its first scenes decode and their key frames are written, then it ends
+    short of half the declared frames (106 of 300): a CorruptVideoError part-way."""
+    import av
+
+    clip, _ = synth_clip
+    whole = tmp_path_factory.mktemp("cut") / "faststart.mp4"
+    with (
+        av.open(str(clip)) as src,
+        av.open(str(whole), "w", options={"movflags": "faststart"}) as dst,
+    ):
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = whole.read_bytes()
+    short = whole.with_name("cut.mp4")
+    short.write_bytes(data[: int(len(data) * 0.35)])
+    return short
+
+
+def test_a_video_that_fails_part_way_leaves_no_frames(runtime, context, cut_short):
+    put_video(runtime, "instagram/Cut/video.mp4", cut_short)
+    response = lambda_handler(sqs_event({"shortcode": "Cut", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    state = stage_state(runtime, "instagram", "Cut")
+    assert state.status == StageStatus.FAILED
+    assert state.last_error.startswith("CorruptVideoError")
+    assert frame_keys(runtime, "instagram", "Cut") == []
+
+
+def test_a_write_that_fails_part_way_leaves_no_frames(runtime, context, synth_clip):
+    # the first key frame is written, then S3 answers 503 to every write: a retryable failure
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    writes: list[str] = []
+
+    def fail_after_first(request: Any, **_: Any) -> AWSResponse | None:
+        if request.method == "PUT" and "/instagram/Cx1/frames/" in request.url:
+            writes.append(request.url)
+            if len(writes) > 1:
+                return AWSResponse(request.url, 503, {}, MockRawResponse(b""))
+        return None
+
+    runtime.storage.s3.meta.events.register("before-send.s3", fail_after_first)
+    event = sqs_event({"shortcode": "Cx1", "platform": "instagram"})
+    assert failures(lambda_handler(event, context)) == {event["Records"][0]["messageId"]}
+    assert len(writes) > 1
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.PENDING
+    assert frame_keys(runtime, "instagram", "Cx1") == []  # the written one was cleared
+
+
+def test_an_out_of_time_abort_leaves_no_frames(runtime, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    ctx = FadingContext(timeout_s=900)
+
+    def after_first_frame(**_: Any) -> None:
+        ctx.fade = True  # the next deadline check (every 64 decoded frames) aborts
+
+    runtime.storage.s3.meta.events.register("after-call.s3.PutObject", after_first_frame)
+    event = sqs_event({"shortcode": "Cx1", "platform": "instagram"})
+    assert failures(lambda_handler(event, ctx)) == {event["Records"][0]["messageId"]}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.PENDING
+    assert frame_keys(runtime, "instagram", "Cx1") == []
+
+
+def test_the_next_attempt_clears_what_a_crashed_one_left(runtime, context, synth_clip):
+    # a crashed attempt: its claim was never released (the lease expires) and it left objects
+    # that this attempt would not overwrite
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    key = StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT)
+    runtime.status.claim(key, "crashed", 0.01)
+    for name in ("99.jpg", "upload.part"):
+        runtime.storage.s3.put_object(
+            Bucket=FRAMES_BUCKET, Key=f"instagram/Cx1/frames/{name}", Body=b"x"
+        )
+    body = {"shortcode": "Cx1", "platform": "instagram"}
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    state = stage_state(runtime, "instagram", "Cx1")
+    assert (state.status, state.attempts) == (StageStatus.SUCCEEDED, 2)
+    keys = frame_keys(runtime, "instagram", "Cx1")
+    assert "instagram/Cx1/frames/upload.part" not in keys
+    assert "instagram/Cx1/frames/99.jpg" not in keys
+    assert "instagram/Cx1/frames/manifest.json" in keys
