@@ -568,3 +568,32 @@ def test_the_next_attempt_clears_what_a_crashed_one_left(runtime, context, synth
     assert "instagram/Cx1/frames/upload.part" not in keys
     assert "instagram/Cx1/frames/99.jpg" not in keys
     assert "instagram/Cx1/frames/manifest.json" in keys
+
+
+def test_a_stale_holder_cannot_complete_through_the_runner(runtime, context, synth_clip):
+    # while the job decodes, its lease expires and another worker claims the stage: the job's
+    # complete is refused, the record acknowledged, and the new holder keeps the stage
+    import sqlite3
+
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    key = StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT)
+    taken: list[str] = []
+
+    def take_over(**_: Any) -> None:
+        if taken:
+            return
+        con = sqlite3.connect(runtime.settings.sqlite_path)
+        con.execute("UPDATE video_stages SET lease_expires_at = '2000-01-01T00:00:00+00:00'")
+        con.commit()
+        con.close()
+        taken.append(runtime.status.claim(key, "newer", 600).token or "")
+
+    runtime.storage.s3.meta.events.register("after-call.s3.GetObject", take_over)
+    response = lambda_handler(sqs_event({"shortcode": "Cx1", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    state = stage_state(runtime, "instagram", "Cx1")
+    assert (state.status, state.worker_id, state.attempts) == (StageStatus.PROCESSING, "newer", 2)
+    assert runtime.status.get_video("instagram", "Cx1").is_extracted is False
+    # the current holder still can
+    assert runtime.status.complete(key, taken[0], output_prefix="s3://b/p/", metrics={})
