@@ -49,6 +49,7 @@ from shared.config import S, Settings, SettingsCache, get_settings
 from shared.confine import confine
 from shared.errors import (
     ClaimHeldError,
+    LeaseLostError,
     OutOfTimeError,
     PipelineError,
     is_retryable,
@@ -58,7 +59,15 @@ from shared.messages import VideoJob, parse_body
 from shared.observability import MetricUnit, logger, metrics
 from shared.pipeline import Pipeline, plan_of
 from shared.stages import ENTRY_NAME
-from shared.status import ClaimOutcome, ErrorReport, Stage, StageKey, StageStatus, StatusStore
+from shared.status import (
+    Claim,
+    ClaimOutcome,
+    ErrorReport,
+    Stage,
+    StageKey,
+    StageStatus,
+    StatusStore,
+)
 from shared.status.factory import make_status_store
 from shared.storage import S3Storage
 
@@ -151,6 +160,8 @@ class JobContext:
         deadline: call ``deadline.check()`` in long loops.
         worker_id: the claim holder's id (``{request id}:{message id}``).
         attempt: how many times this stage has been claimed, this time included.
+        key: the claimed stage.
+        token: the claim's fencing token (docs/status.md#fencing).
         stage_settings: the runtime's cache of stage settings (:meth:`settings_for`).
     """
 
@@ -161,6 +172,8 @@ class JobContext:
     worker_id: str
     attempt: int
     stage_settings: SettingsCache = field(default_factory=SettingsCache)
+    key: StageKey | None = None
+    token: str | None = None
     _metrics_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def settings_for(self, cls: type[S]) -> S:
@@ -170,6 +183,19 @@ class JobContext:
             ConfigurationError: a variable is invalid.
         """
         return self.stage_settings.get(cls)
+
+    def heartbeat(self) -> None:
+        """Extend the claim's lease to the time left plus ``LEASE_MARGIN_S``.
+
+        Raises:
+            LeaseLostError: the claim is no longer this job's (its lease expired and another
+                worker took the stage): stop, the new holder owns the stage.
+        """
+        if self.key is None or self.token is None:
+            return
+        lease_s = self.deadline.remaining_ms() / 1000 + self.settings.lease_margin_s
+        if not self.status.heartbeat(self.key, self.token, lease_s):
+            raise LeaseLostError(f"{self.key.platform}/{self.key.shortcode} {self.key.stage}")
 
     def add_metric(self, name: str, unit: MetricUnit, value: float) -> None:
         """Add an EMF metric (thread-safe)."""
@@ -263,12 +289,23 @@ def run_batch(
     processor = ConcurrentBatchProcessor(settings.concurrency_limit)
     request_id = getattr(context, "aws_request_id", "local")
     sink = _OUTCOMES.get()  # read here: the records run on pool threads
+    repeats = _repeats(event.get("Records") or [])
+
+    def run_record(record: SQSRecord) -> str:
+        if id(record.raw_event) in repeats:
+            logger.info(
+                "duplicate of an earlier record in this batch; acknowledging",
+                extra={"message_id": record.message_id},
+            )
+            metrics.add_metric(name="RecordsDuplicateInBatch", unit=MetricUnit.Count, value=1)
+            return "duplicate: an earlier record of this batch has its messageId or body"
+        return _process_record(record, rt, stage, job, deadline, request_id)
 
     def record_handler(record: SQSRecord, lambda_context: Any = None) -> str:
         if sink is None:
-            return _process_record(record, rt, stage, job, deadline, request_id)
+            return run_record(record)
         try:
-            outcome = _process_record(record, rt, stage, job, deadline, request_id)
+            outcome = run_record(record)
         except Exception as exc:
             sink.append(RecordOutcome(record.message_id, "", f"{type(exc).__name__}: {exc}"))
             raise
@@ -279,6 +316,27 @@ def run_batch(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     return dict(response)
+
+
+def _repeats(records: list[dict[str, Any]]) -> set[int]:
+    """The records of a batch that repeat an earlier one, by ``messageId`` or by body, as the
+    ``id()`` of their dicts (docs/reliability.md#one-execution-per-record).
+
+    Only the first of each runs. A repeat is acknowledged: with the same ``messageId``, the
+    first copy's outcome is the message's (``batchItemFailures`` names message ids, so a failed
+    first copy still has the message redelivered); with the same body under another id, the
+    first copy carries the job, and its own redelivery retries it if it fails.
+    """
+    seen_ids: set[str] = set()
+    seen_bodies: set[str] = set()
+    repeats: set[int] = set()
+    for raw in records:
+        message_id, body = str(raw.get("messageId", "")), str(raw.get("body", ""))
+        if message_id in seen_ids or body in seen_bodies:
+            repeats.add(id(raw))
+        seen_ids.add(message_id)
+        seen_bodies.add(body)
+    return repeats
 
 
 def _confined_storage(rt: Runtime, job: VideoJob, stage: Stage) -> S3Storage:
@@ -352,32 +410,76 @@ def _process_record(
         raise OutOfTimeError(f"{deadline.remaining_ms()} ms left, under MIN_REMAINING_MS")
     try:
         parsed = parse_body(record.body, default_bucket=rt.settings.s3_bucket_videos)
+        jobs: list[VideoJob] = []
+        refused: list[tuple[PipelineError, VideoJob | None]] = [(e, None) for e in parsed.rejected]
         for job in parsed.jobs:
-            confine(job, rt.settings)
+            try:
+                confine(job, rt.settings)
+                jobs.append(job)
+            except PipelineError as exc:
+                if is_retryable(exc) or len(parsed.jobs) == 1:
+                    raise
+                refused.append((exc, job))
     except PipelineError as exc:
         if is_retryable(exc):
             raise
-        logger.warning(
-            "rejected message",
-            extra={
-                "message_id": message_id,
-                "stage": where,
-                "error": str(exc),
-                "error_class": exc.error_class,
-            },
-        )
-        rt.status.record_error(_report(where, exc, None, None, request_id))
-        metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
+        _reject(rt, where, message_id, exc, None, request_id)
         return f"rejected: {exc.error_class}: {exc}"
     if parsed.ignored:
         logger.info("ignored message", extra={"message_id": message_id, "reason": parsed.ignored})
         return f"ignored: {parsed.ignored}"
+    # each S3 record of a notification is its own job: a refused one is recorded, the rest run
+    rejections = [f"rejected: {e.error_class}: {e}" for e, _ in refused]
+    for error, refused_job in refused:
+        _reject(rt, where, message_id, error, refused_job, request_id)
+    if not jobs:
+        return "; ".join(rejections)
     try:
         receives = int(record.attributes.approximate_receive_count or 1)
     except (TypeError, ValueError):
         receives = 1
     rec = _Record(rt, stage, job_fn, deadline, request_id, message_id, receives)
-    return "; ".join(_dispatch(job, rec) for job in parsed.jobs)
+    outcomes: list[str] = list(rejections)
+    retry: BaseException | None = None
+    for i, job in enumerate(jobs):
+        if i and not deadline.can_start():
+            retry = retry or OutOfTimeError(
+                f"{deadline.remaining_ms()} ms left, under MIN_REMAINING_MS"
+            )
+            break
+        try:
+            outcomes.append(_dispatch(job, rec))
+        except Exception as exc:
+            # the other jobs of the body still run; the message is redelivered once they have,
+            # and the jobs that succeeded are then acknowledged as duplicates by their claims
+            retry = retry or exc
+            outcomes.append(f"retry: {type(exc).__name__}: {exc}")
+    if retry is not None:
+        raise retry
+    return "; ".join(outcomes)
+
+
+def _reject(
+    rt: Runtime,
+    where: str,
+    message_id: str,
+    exc: PipelineError,
+    job: VideoJob | None,
+    request_id: str,
+) -> None:
+    """Log and record a refused body or S3 record (an error row, no stage row)."""
+    logger.warning(
+        "rejected message",
+        extra={
+            "message_id": message_id,
+            "stage": where,
+            "error": str(exc),
+            "error_class": exc.error_class,
+            **({"platform": job.platform, "shortcode": job.shortcode} if job else {}),
+        },
+    )
+    rt.status.record_error(_report(where, exc, job, None, request_id))
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=1)
 
 
 def _dispatch(job: VideoJob, rec: _Record) -> str:
@@ -466,6 +568,11 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
     if claim.outcome == ClaimOutcome.HELD:
         raise ClaimHeldError(f"{job.label} {stage} is being processed by another worker")
 
+    token = claim.token or ""
+    if claim.attempts > 1:
+        # an earlier attempt did not succeed (it failed, ran out of time or crashed): nothing it
+        # left in the stage's folder may survive into this attempt's result
+        _clear_outputs(rt, job, stage, log, reason="leftovers of an earlier attempt")
     ctx = JobContext(
         settings=rt.settings,
         storage=_confined_storage(rt, job, stage),
@@ -474,35 +581,48 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
         worker_id=worker_id,
         attempt=claim.attempts,
         stage_settings=rt.stage_settings,
+        key=key,
+        token=token,
     )
     try:
         outcome = rec.job_fn(job, ctx)
     except OutOfTimeError:
         logger.warning("out of time; releasing the claim for redelivery", extra=log)
-        rt.status.release(key, worker_id)
+        _clear_if_current(rt, job, key, token, log)
+        if not rt.status.release(key, token):
+            _log_stale("release", log, claim.attempts)
         metrics.add_metric(name="RecordsDeferred", unit=MetricUnit.Count, value=1)
         raise
+    except LeaseLostError:
+        _log_stale("heartbeat", log, claim.attempts)
+        return _stale(job, stage, "heartbeat")
     except Exception as exc:
         if is_retryable(exc):
-            _record_transient(exc, key, job, claim.attempts, rec, log, planned=planned)
+            _clear_if_current(rt, job, key, token, log)
+            _record_transient(exc, key, job, claim, rec, log, planned=planned)
             raise
+        _clear_if_current(rt, job, key, token, log)
         report = _report(stage, exc, job, claim.attempts, rec.request_id)
         logger.warning(
             "permanent error; acknowledging",
             extra={**log, "error_class": report.error_class, "error": str(exc)},
         )
-        rt.status.fail(key, worker_id, report)
+        if not rt.status.fail(key, token, report):
+            _log_stale("fail", log, claim.attempts)
+            return _stale(job, stage, "fail")
         metrics.add_metric(name="RecordsFailedPermanent", unit=MetricUnit.Count, value=1)
         if planned:
             rt.pipeline.advance(job, stored, trigger=stage)
         return f"failed: {job.label} {stage}: {report.error_class}: {exc}"
-    rt.status.complete(
+    if not rt.status.complete(
         key,
-        worker_id,
+        token,
         output_prefix=outcome.output_prefix,
         metrics=outcome.metrics,
         frame_count=outcome.frame_count,
-    )
+    ):
+        _log_stale("complete", log, claim.attempts)
+        return _stale(job, stage, "complete")
     logger.info(
         "stage succeeded" if outcome.skipped is None else "stage skipped",
         extra={**log, "reason": outcome.skipped, "output_prefix": outcome.output_prefix},
@@ -517,11 +637,64 @@ def _run_job(job: VideoJob, rec: _Record, *, planned: bool) -> str:
     )
 
 
+def _clear_if_current(
+    rt: Runtime, job: VideoJob, key: StageKey, token: str, log: dict[str, str]
+) -> None:
+    """On a failure path: delete what the attempt wrote, unless the claim is no longer current
+    (the new holder may be writing to the folder now)."""
+    try:
+        current = rt.status.heartbeat(key, token, rt.settings.lease_margin_s)
+    except PipelineError:
+        logger.exception("could not check the claim; leaving the outputs to the next attempt")
+        return
+    if current:
+        _clear_outputs(rt, job, key.stage, log, reason="the attempt failed")
+
+
+def _clear_outputs(
+    rt: Runtime, job: VideoJob, stage: Stage, log: dict[str, str], *, reason: str
+) -> None:
+    """Delete every object in the stage's folder of the video in the results bucket
+    (docs/reliability.md#nothing-half-written-is-visible). A failure to delete is logged, not
+    raised: the next attempt clears the folder again before it writes."""
+    if not isinstance(rt.storage, S3Storage):
+        return
+    bucket = rt.settings.s3_bucket_frames
+    folder = VideoLayout(job.platform, job.shortcode).stage(stage)
+    try:
+        keys = rt.storage.list_keys(bucket, folder)
+        if keys:
+            _confined_storage(rt, job, stage).delete_keys(bucket, keys)
+            logger.info(
+                "cleared the stage's folder", extra={**log, "reason": reason, "objects": len(keys)}
+            )
+            metrics.add_metric(name="ObjectsCleared", unit=MetricUnit.Count, value=len(keys))
+    except PipelineError:
+        logger.exception("could not clear the stage's folder", extra={**log, "reason": reason})
+
+
+def _stale(job: VideoJob, stage: Stage, call: str) -> str:
+    return (
+        f"stale: {job.label} {stage}: the claim expired and a newer one holds it ({call} refused)"
+    )
+
+
+def _log_stale(call: str, log: dict[str, str], attempt: int) -> None:
+    """A stale holder's call was refused by the status store (docs/status.md#fencing): its lease
+    expired and another worker claimed the stage, which now owns the outcome. The record is
+    acknowledged (the other holder's delivery decides); nothing about the stage changed."""
+    logger.warning(
+        f"claim no longer current; {call} refused, the stage belongs to a newer claim",
+        extra={**log, "attempt": attempt, "refused": call},
+    )
+    metrics.add_metric(name="RecordsStaleClaim", unit=MetricUnit.Count, value=1)
+
+
 def _record_transient(
     exc: BaseException,
     key: StageKey,
     job: VideoJob,
-    attempt: int,
+    claim: Claim,
     rec: _Record,
     log: dict[str, str],
     *,
@@ -534,6 +707,7 @@ def _record_transient(
     """
     rt = rec.rt
     final = rec.last_receive
+    attempt = claim.attempts
     logger.exception(
         "transient error on the last receive; the message goes to the DLQ"
         if final
@@ -541,12 +715,14 @@ def _record_transient(
         extra={**log, "error_class": type(exc).__name__, "attempt": attempt},
     )
     try:
-        rt.status.fail(
+        current = rt.status.fail(
             key,
-            rec.worker_id,
+            claim.token or "",
             _report(key.stage, exc, job, attempt, rec.request_id, retryable=not final),
         )
-        if final and planned:
+        if not current:
+            _log_stale("fail", log, attempt)
+        elif final and planned:
             rt.pipeline.advance(job, trigger=key.stage)
     except PipelineError:
         logger.exception("could not record the error", extra=log)

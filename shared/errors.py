@@ -76,6 +76,14 @@ class OutOfTimeError(PipelineError):
     retryable = True
 
 
+class LeaseLostError(PipelineError):
+    """The job's claim is no longer current: its lease expired and another worker claimed the
+    stage (a stale holder, docs/status.md#fencing). The runner stops the job and acknowledges the
+    record without touching the stage: the new holder owns its outcome."""
+
+    retryable = False
+
+
 class InvalidMessageError(PermanentError):
     """The SQS body is not a job this pipeline understands (malformed JSON, unknown keys...)."""
 

@@ -264,10 +264,15 @@ def _validate_explicit_key(key: str) -> str:
 
 @dataclass(frozen=True)
 class ParsedBody:
-    """The jobs in one SQS body; ``ignored`` says why a body held none (``s3:TestEvent``)."""
+    """The jobs in one SQS body; ``ignored`` says why a body held none (``s3:TestEvent``).
+
+    ``rejected`` holds the errors of the records of an S3 notification that were refused while
+    others in the same body were valid (each record is its own job, docs/reliability.md).
+    """
 
     jobs: list[VideoJob]
     ignored: str | None = None
+    rejected: list[InvalidMessageError] = field(default_factory=list)
 
 
 def check_body_bounds(body: str) -> None:
@@ -340,7 +345,8 @@ def _parse_data(data: Any, default_bucket: str, *, depth: int) -> ParsedBody:
             kind = _records_kind(records[0])
             if kind is not None:
                 raise InvalidMessageError(f"unrecognised event: looks like {kind}")
-        return ParsedBody(jobs=_parse_s3_event(records))
+        jobs, rejected = _parse_s3_event(records)
+        return ParsedBody(jobs=jobs, rejected=rejected)
     if "detail-type" in data and "source" in data:
         return ParsedBody(jobs=[_parse_eventbridge(data)])
     kind = _other_kind(data)
@@ -503,41 +509,54 @@ class _S3Record(S3RecordModel):
         return values
 
 
-def _parse_s3_event(records: Any) -> list[VideoJob]:
+def _parse_s3_event(records: Any) -> tuple[list[VideoJob], list[InvalidMessageError]]:
+    """Each record of a notification on its own: the valid ones' jobs and the others' errors.
+
+    Raises:
+        InvalidMessageError: no ``Records``, or no record is valid (the first record's error).
+    """
     if not isinstance(records, list) or not records:
         raise InvalidMessageError("S3 event notification has no Records")
-    jobs = []
+    jobs: list[VideoJob] = []
+    rejected: list[InvalidMessageError] = []
     for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise InvalidMessageError(f"Records[{i}] is not an object")
-        event_name = rec.get("eventName", "")
-        if not isinstance(event_name, str) or not event_name.startswith("ObjectCreated:"):
-            raise InvalidMessageError(
-                f"Records[{i}].eventName {event_name!r} is not an ObjectCreated event"
-            )
         try:
-            record = _S3Record.model_validate(rec)
-        except ValidationError as exc:
-            if any(e["loc"][:1] == ("s3",) and e["type"] == "missing" for e in exc.errors()):
-                raise InvalidMessageError(
-                    f"Records[{i}] lacks s3.bucket.name or s3.object.key"
-                ) from exc
-            raise InvalidMessageError(f"Records[{i}] is malformed: {_problems(exc)}") from exc
-        key = unquote_plus(record.s3.object.key)
-        platform, shortcode, _ = parse_video_key(key)
-        size = record.s3.object.size
-        jobs.append(
-            VideoJob(
-                platform=platform,
-                shortcode=shortcode,
-                bucket=validate_bucket(record.s3.bucket.name),
-                key=key,
-                source="s3",
-                size_bytes=int(size) if size is not None else None,
-                upload_id=upload_id_of(rec["s3"]["object"]),
-            )
+            jobs.append(_parse_s3_record(i, rec))
+        except InvalidMessageError as exc:
+            rejected.append(exc)
+    if not jobs:
+        raise rejected[0]
+    return jobs, rejected
+
+
+def _parse_s3_record(i: int, rec: Any) -> VideoJob:
+    if not isinstance(rec, dict):
+        raise InvalidMessageError(f"Records[{i}] is not an object")
+    event_name = rec.get("eventName", "")
+    if not isinstance(event_name, str) or not event_name.startswith("ObjectCreated:"):
+        raise InvalidMessageError(
+            f"Records[{i}].eventName {event_name!r} is not an ObjectCreated event"
         )
-    return jobs
+    try:
+        record = _S3Record.model_validate(rec)
+    except ValidationError as exc:
+        if any(e["loc"][:1] == ("s3",) and e["type"] == "missing" for e in exc.errors()):
+            raise InvalidMessageError(
+                f"Records[{i}] lacks s3.bucket.name or s3.object.key"
+            ) from exc
+        raise InvalidMessageError(f"Records[{i}] is malformed: {_problems(exc)}") from exc
+    key = unquote_plus(record.s3.object.key)
+    platform, shortcode, _ = parse_video_key(key)
+    size = record.s3.object.size
+    return VideoJob(
+        platform=platform,
+        shortcode=shortcode,
+        bucket=validate_bucket(record.s3.bucket.name),
+        key=key,
+        source="s3",
+        size_bytes=int(size) if size is not None else None,
+        upload_id=upload_id_of(rec["s3"]["object"]),
+    )
 
 
 def upload_id_of(obj: dict[str, Any]) -> str | None:

@@ -6,11 +6,18 @@ Supabase adapter (production). All of them follow one claim protocol:
 * ``claim`` takes a stage for one worker with a lease. It succeeds only when the stage is not
   ``succeeded`` and no live lease is held; an expired lease is taken over. It is atomic in every
   adapter (a transaction in SQLite, one SQL function in Postgres), never check-then-act.
+  A won claim carries a fresh **fencing token** (:attr:`Claim.token`).
 * ``complete`` marks the stage ``succeeded`` (for ``frame-extract`` it also sets the seed columns
   ``videos.is_extracted`` and ``videos.frame_count``).
 * ``fail`` records an error row and sets the stage ``failed`` (permanent) or back to ``pending``
   (retryable), clearing the lease.
 * ``release`` gives the lease back without counting an error (the out-of-time path).
+* ``heartbeat`` extends the lease.
+
+``complete``, ``fail``, ``release`` and ``heartbeat`` take the claim's token and take effect only
+while it is the stage's current token and the stage is ``processing``: a worker whose lease
+expired and was taken over (a stale holder) gets ``False`` and changes nothing (``fail`` still
+records its error row, the history of that attempt). docs/status.md#fencing.
 * ``skip`` ends a stage that will not run because a stage it needs failed (``skipped``).
 
 Per upload, a **plan** (docs/plans.md): ``start_plan`` records which stages an upload runs,
@@ -172,20 +179,36 @@ class StageState:
 
 @dataclass(frozen=True)
 class Claim:
-    """Result of :meth:`StatusStore.claim`; ``attempts`` counts claims won, this one included."""
+    """Result of :meth:`StatusStore.claim`; ``attempts`` counts claims won, this one included.
+
+    ``token`` is the claim's fencing token (a random UUID as text) when ``outcome`` is
+    ``CLAIMED``, else ``None``; pass it to ``complete``, ``fail``, ``release`` and ``heartbeat``.
+    """
 
     outcome: ClaimOutcome
     attempts: int = 0
+    token: str | None = None
 
     @classmethod
     def from_result(cls, result: dict[str, Any]) -> Claim:
-        """Parse ``vidpipe_claim_stage``'s JSON result, ``{"outcome": ..., "attempts": n}``
-        (the SQL function both the PostgreSQL and the Supabase adapters call).
+        """Parse ``vidpipe_claim_stage``'s JSON result, ``{"outcome": ..., "attempts": n,
+        "token": uuid}`` (the SQL function both the PostgreSQL and the Supabase adapters call;
+        ``token`` only when claimed).
 
         Raises:
             KeyError, ValueError: the result lacks a key or names an unknown outcome.
+            ConfigurationError: a won claim has no token (the fencing migration is not applied).
         """
-        return cls(ClaimOutcome(result["outcome"]), int(result["attempts"]))
+        outcome = ClaimOutcome(result["outcome"])
+        token = result.get("token")
+        if outcome == ClaimOutcome.CLAIMED and not token:
+            from shared.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "vidpipe_claim_stage returned no fencing token: apply"
+                " infra/supabase/migrations/20261202120000_fencing.sql"
+            )
+        return cls(outcome, int(result["attempts"]), str(token) if token else None)
 
 
 @dataclass(frozen=True)
@@ -230,24 +253,32 @@ class StatusStore(Protocol):
         """Upsert ``videos.is_downloaded = true`` (the object is known to be in S3)."""
 
     def claim(self, key: StageKey, worker_id: str, lease_s: float) -> Claim:
-        """Atomically take ``key`` for ``worker_id`` for ``lease_s`` seconds."""
+        """Atomically take ``key`` for ``worker_id`` for ``lease_s`` seconds. A live lease is
+        ``HELD`` whoever asks, ``worker_id`` included; a win carries a new token."""
 
     def complete(
         self,
         key: StageKey,
-        worker_id: str,
+        token: str,
         *,
         output_prefix: str,
         metrics: dict[str, Any],
         frame_count: int | None = None,
-    ) -> None:
-        """Mark the stage succeeded; ``frame_count`` goes to the seed column for frame-extract."""
+    ) -> bool:
+        """Mark the stage succeeded; ``frame_count`` goes to the seed column for frame-extract.
+        ``False`` (nothing changed) unless ``token`` is the current claim's."""
 
-    def fail(self, key: StageKey, worker_id: str, report: ErrorReport) -> None:
-        """Record ``report``; ``failed`` if not retryable, else back to ``pending``."""
+    def fail(self, key: StageKey, token: str, report: ErrorReport) -> bool:
+        """Record ``report``; with the current ``token``, ``failed`` if not retryable, else back
+        to ``pending``. ``False`` when the stage was left as it was (a stale token)."""
 
-    def release(self, key: StageKey, worker_id: str) -> None:
-        """Give the lease back (out of time), counting no error; only the holder can release."""
+    def release(self, key: StageKey, token: str) -> bool:
+        """Give the lease back (out of time), counting no error; ``False`` unless ``token`` is
+        the current claim's."""
+
+    def heartbeat(self, key: StageKey, token: str, lease_s: float) -> bool:
+        """Extend the lease to ``lease_s`` seconds from now; ``False`` unless ``token`` is the
+        current claim's (the caller has lost the stage and should stop)."""
 
     def record_error(self, report: ErrorReport) -> None:
         """Record an error that belongs to no claimed stage (an unreadable message)."""

@@ -8,6 +8,7 @@ adapter reaches through PostgREST, so the two cannot differ in semantics.
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 from shared.errors import ConfigurationError, StatusStoreUnavailableError
@@ -43,6 +44,23 @@ def _translate(exc: Exception, what: str) -> Exception:
             f"PostgreSQL {what}: {exc} (are infra/supabase/migrations applied?)"
         )
     return exc
+
+
+def valid_token(token: str | None) -> bool:
+    """Whether ``token`` can be a claim's fencing token (a UUID). Anything else cannot match the
+    stored token, so the fenced calls answer ``False`` without sending it (the SQL functions take
+    a ``uuid`` and would refuse the text as a type error)."""
+    if not token:
+        return False
+    try:
+        uuid.UUID(str(token))
+    except ValueError:
+        return False
+    return True
+
+
+def _key(key: StageKey) -> tuple[str, str, str]:
+    return key.platform, key.shortcode, str(key.stage)
 
 
 class PostgresStatusStore:
@@ -114,37 +132,30 @@ class PostgresStatusStore:
     def complete(
         self,
         key: StageKey,
-        worker_id: str,
+        token: str,
         *,
         output_prefix: str,
         metrics: dict[str, Any],
         frame_count: int | None = None,
-    ) -> None:
+    ) -> bool:
         from psycopg.types.json import Jsonb
 
-        self._call(
+        if not valid_token(token):
+            return False
+        r = self._call(
             "vidpipe_complete_stage",
-            "%s, %s, %s, %s, %s, %s, %s::integer",
-            (
-                key.platform,
-                key.shortcode,
-                str(key.stage),
-                worker_id,
-                output_prefix,
-                Jsonb(metrics),
-                frame_count,
-            ),
+            "%s, %s, %s, %s::uuid, %s, %s, %s::integer",
+            (*_key(key), token, output_prefix, Jsonb(metrics), frame_count),
         )
+        return bool(r["ok"])
 
-    def fail(self, key: StageKey, worker_id: str, report: ErrorReport) -> None:
-        self._call(
+    def fail(self, key: StageKey, token: str, report: ErrorReport) -> bool:
+        r = self._call(
             "vidpipe_fail_stage",
-            "%s, %s, %s, %s, %s, %s, %s, %s::integer, %s",
+            "%s, %s, %s, %s::uuid, %s, %s, %s, %s::integer, %s",
             (
-                key.platform,
-                key.shortcode,
-                str(key.stage),
-                worker_id,
+                *_key(key),
+                token if valid_token(token) else None,
                 report.error_class,
                 report.message,
                 report.retryable,
@@ -152,13 +163,23 @@ class PostgresStatusStore:
                 report.request_id,
             ),
         )
+        return bool(r["ok"])
 
-    def release(self, key: StageKey, worker_id: str) -> None:
-        self._call(
-            "vidpipe_release_stage",
-            "%s, %s, %s, %s",
-            (key.platform, key.shortcode, str(key.stage), worker_id),
+    def release(self, key: StageKey, token: str) -> bool:
+        if not valid_token(token):
+            return False
+        r = self._call("vidpipe_release_stage", "%s, %s, %s, %s::uuid", (*_key(key), token))
+        return bool(r["released"])
+
+    def heartbeat(self, key: StageKey, token: str, lease_s: float) -> bool:
+        if not valid_token(token):
+            return False
+        r = self._call(
+            "vidpipe_heartbeat_stage",
+            "%s, %s, %s, %s::uuid, %s::float8",
+            (*_key(key), token, float(lease_s)),
         )
+        return bool(r["ok"])
 
     def record_error(self, report: ErrorReport) -> None:
         self._call(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -49,8 +50,15 @@ VIDEO_STAGES_COLUMNS = """(
     metrics          TEXT NOT NULL DEFAULT '{}',
     last_error       TEXT,
     updated_at       TEXT NOT NULL,
+    lease_token      TEXT,
     PRIMARY KEY (platform, shortcode, stage)
 )"""
+
+#: The columns of a version 1 ``video_stages`` table (before ``lease_token``).
+V1_STAGE_COLUMNS = (
+    "platform, shortcode, stage, status, attempts, worker_id, lease_expires_at, started_at,"
+    " finished_at, output_prefix, metrics, last_error, updated_at"
+)
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS videos (
@@ -91,9 +99,9 @@ CREATE TABLE IF NOT EXISTS video_plans (
 );
 """
 
-#: ``PRAGMA user_version`` of :data:`SCHEMA`. Version 1 files (no ``skipped`` status) are
-#: migrated by :func:`_migrate`.
-SCHEMA_VERSION = 2
+#: ``PRAGMA user_version`` of :data:`SCHEMA`. Version 1 files (no ``skipped`` status) and
+#: version 2 files (no ``lease_token``) are migrated by :func:`_migrate`.
+SCHEMA_VERSION = 3
 
 
 def _migrate(con: sqlite3.Connection) -> None:
@@ -110,12 +118,20 @@ def _migrate(con: sqlite3.Connection) -> None:
             "BEGIN IMMEDIATE;"
             " ALTER TABLE video_stages RENAME TO video_stages_v1;"
             f" CREATE TABLE video_stages {VIDEO_STAGES_COLUMNS};"
-            " INSERT INTO video_stages SELECT * FROM video_stages_v1;"
+            f" INSERT INTO video_stages ({V1_STAGE_COLUMNS})"
+            f" SELECT {V1_STAGE_COLUMNS} FROM video_stages_v1;"
             " DROP TABLE video_stages_v1;"
             " COMMIT;"
         )
     con.executescript(SCHEMA)
+    columns = {r[1] for r in con.execute("PRAGMA table_info(video_stages)")}
+    if "lease_token" not in columns:
+        con.execute("ALTER TABLE video_stages ADD COLUMN lease_token TEXT")
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _key(key: StageKey) -> tuple[str, str, str]:
+    return key.platform, key.shortcode, str(key.stage)
 
 
 class SqliteStatusStore:
@@ -203,21 +219,19 @@ class SqliteStatusStore:
                 if row["status"] == StageStatus.SUCCEEDED:
                     return Claim(ClaimOutcome.ALREADY_SUCCEEDED, row["attempts"])
                 lease = rows.timestamp(row["lease_expires_at"])
-                if (
-                    row["status"] == StageStatus.PROCESSING
-                    and lease is not None
-                    and lease > now
-                    and row["worker_id"] != worker_id
-                ):
+                if row["status"] == StageStatus.PROCESSING and lease is not None and lease > now:
+                    # held whoever asks: the same worker id too (one message twice in a batch)
                     return Claim(ClaimOutcome.HELD, row["attempts"])
             attempts = (row["attempts"] if row is not None else 0) + 1
+            token = str(uuid.uuid4())
             con.execute(
                 """INSERT INTO video_stages (platform, shortcode, stage, status, attempts,
-                       worker_id, lease_expires_at, started_at, finished_at, updated_at)
-                   VALUES (?, ?, ?, 'processing', ?, ?, ?, ?, NULL, ?)
+                       worker_id, lease_token, lease_expires_at, started_at, finished_at,
+                       updated_at)
+                   VALUES (?, ?, ?, 'processing', ?, ?, ?, ?, ?, NULL, ?)
                    ON CONFLICT (platform, shortcode, stage) DO UPDATE SET
                        status = 'processing', attempts = excluded.attempts,
-                       worker_id = excluded.worker_id,
+                       worker_id = excluded.worker_id, lease_token = excluded.lease_token,
                        lease_expires_at = excluded.lease_expires_at,
                        started_at = excluded.started_at, finished_at = NULL,
                        updated_at = excluded.updated_at""",
@@ -227,44 +241,39 @@ class SqliteStatusStore:
                     str(key.stage),
                     attempts,
                     worker_id,
+                    token,
                     (now + timedelta(seconds=lease_s)).isoformat(),
                     now.isoformat(),
                     now.isoformat(),
                 ),
             )
-        return Claim(ClaimOutcome.CLAIMED, attempts)
+        return Claim(ClaimOutcome.CLAIMED, attempts, token)
+
+    #: The fencing condition: the caller holds the stage's current claim.
+    _HOLDER = (
+        "platform = ? AND shortcode = ? AND stage = ? AND lease_token = ? AND status = 'processing'"
+    )
 
     def complete(
         self,
         key: StageKey,
-        worker_id: str,
+        token: str,
         *,
         output_prefix: str,
         metrics: dict[str, Any],
         frame_count: int | None = None,
-    ) -> None:
+    ) -> bool:
         now = self._now().isoformat()
         with self._tx() as con:
-            con.execute(
-                """INSERT INTO video_stages (platform, shortcode, stage, status, attempts,
-                       worker_id, finished_at, output_prefix, metrics, updated_at)
-                   VALUES (?, ?, ?, 'succeeded', 1, ?, ?, ?, ?, ?)
-                   ON CONFLICT (platform, shortcode, stage) DO UPDATE SET
-                       status = 'succeeded', worker_id = excluded.worker_id,
-                       lease_expires_at = NULL, finished_at = excluded.finished_at,
-                       output_prefix = excluded.output_prefix, metrics = excluded.metrics,
-                       last_error = NULL, updated_at = excluded.updated_at""",
-                (
-                    key.platform,
-                    key.shortcode,
-                    str(key.stage),
-                    worker_id,
-                    now,
-                    output_prefix,
-                    json.dumps(metrics),
-                    now,
-                ),
+            cur = con.execute(
+                f"""UPDATE video_stages SET status = 'succeeded', lease_expires_at = NULL,
+                       lease_token = NULL, finished_at = ?, output_prefix = ?, metrics = ?,
+                       last_error = NULL, updated_at = ?
+                   WHERE {self._HOLDER}""",
+                (now, output_prefix, json.dumps(metrics), now, *_key(key), token),
             )
+            if cur.rowcount != 1:
+                return False
             if key.stage == Stage.FRAME_EXTRACT:
                 con.execute(
                     """INSERT INTO videos (platform, shortcode, is_downloaded, is_extracted,
@@ -275,43 +284,53 @@ class SqliteStatusStore:
                            frame_count = excluded.frame_count, updated_at = excluded.updated_at""",
                     (key.platform, key.shortcode, frame_count, now),
                 )
+        return True
 
-    def fail(self, key: StageKey, worker_id: str, report: ErrorReport) -> None:
+    def fail(self, key: StageKey, token: str, report: ErrorReport) -> bool:
         now = self._now().isoformat()
         status = StageStatus.PENDING if report.retryable else StageStatus.FAILED
         with self._tx() as con:
-            con.execute(
-                """INSERT INTO video_stages (platform, shortcode, stage, status, attempts,
-                       worker_id, finished_at, last_error, updated_at)
-                   VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
-                   ON CONFLICT (platform, shortcode, stage) DO UPDATE SET
-                       status = excluded.status, worker_id = excluded.worker_id,
-                       lease_expires_at = NULL, finished_at = excluded.finished_at,
-                       last_error = excluded.last_error, updated_at = excluded.updated_at
-                   WHERE video_stages.status <> 'succeeded'""",
+            cur = con.execute(
+                f"""UPDATE video_stages SET status = ?, lease_expires_at = NULL,
+                       lease_token = NULL, finished_at = ?, last_error = ?, updated_at = ?
+                   WHERE {self._HOLDER}""",
                 (
-                    key.platform,
-                    key.shortcode,
-                    str(key.stage),
                     str(status),
-                    worker_id,
                     now,
                     f"{report.error_class}: {report.message}",
                     now,
+                    *_key(key),
+                    token,
                 ),
             )
             self._insert_error(con, report, now)
+        return cur.rowcount == 1
 
-    def release(self, key: StageKey, worker_id: str) -> None:
+    def release(self, key: StageKey, token: str) -> bool:
         now = self._now().isoformat()
         with self._tx() as con:
-            con.execute(
-                """UPDATE video_stages SET status = 'pending', lease_expires_at = NULL,
-                       worker_id = NULL, updated_at = ?
-                   WHERE platform = ? AND shortcode = ? AND stage = ?
-                     AND worker_id = ? AND status = 'processing'""",
-                (now, key.platform, key.shortcode, str(key.stage), worker_id),
+            cur = con.execute(
+                f"""UPDATE video_stages SET status = 'pending', lease_expires_at = NULL,
+                       worker_id = NULL, lease_token = NULL, updated_at = ?
+                   WHERE {self._HOLDER}""",
+                (now, *_key(key), token),
             )
+        return cur.rowcount == 1
+
+    def heartbeat(self, key: StageKey, token: str, lease_s: float) -> bool:
+        now = self._now()
+        with self._tx() as con:
+            cur = con.execute(
+                f"""UPDATE video_stages SET lease_expires_at = ?, updated_at = ?
+                   WHERE {self._HOLDER}""",
+                (
+                    (now + timedelta(seconds=lease_s)).isoformat(),
+                    now.isoformat(),
+                    *_key(key),
+                    token,
+                ),
+            )
+        return cur.rowcount == 1
 
     def record_error(self, report: ErrorReport) -> None:
         with self._tx() as con:
@@ -375,6 +394,7 @@ class SqliteStatusStore:
                    VALUES (?, ?, ?, 'skipped', ?, ?, ?)
                    ON CONFLICT (platform, shortcode, stage) DO UPDATE SET
                        status = 'skipped', worker_id = NULL, lease_expires_at = NULL,
+                       lease_token = NULL,
                        finished_at = excluded.finished_at, last_error = excluded.last_error,
                        updated_at = excluded.updated_at""",
                 (

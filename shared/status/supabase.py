@@ -31,7 +31,7 @@ from shared.status import (
     VideoRow,
     rows,
 )
-from shared.status.postgres import TRANSIENT_SQLSTATE_CLASSES
+from shared.status.postgres import TRANSIENT_SQLSTATE_CLASSES, valid_token
 
 
 def translate_api_error(code: str | None, message: str | None, what: str) -> Exception:
@@ -127,44 +127,45 @@ class SupabaseStatusStore:
     def mark_downloaded(self, platform: str, shortcode: str) -> None:
         self._rpc("vidpipe_mark_downloaded", {"p_platform": platform, "p_shortcode": shortcode})
 
-    def _key(self, key: StageKey, worker_id: str) -> dict[str, Any]:
-        return {
-            "p_platform": key.platform,
-            "p_shortcode": key.shortcode,
-            "p_stage": str(key.stage),
-            "p_worker_id": worker_id,
-        }
+    def _key(self, key: StageKey) -> dict[str, Any]:
+        return {"p_platform": key.platform, "p_shortcode": key.shortcode, "p_stage": str(key.stage)}
 
     def claim(self, key: StageKey, worker_id: str, lease_s: float) -> Claim:
         r = self._rpc(
-            "vidpipe_claim_stage", {**self._key(key, worker_id), "p_lease_seconds": float(lease_s)}
+            "vidpipe_claim_stage",
+            {**self._key(key), "p_worker_id": worker_id, "p_lease_seconds": float(lease_s)},
         )
         return Claim.from_result(r)
 
     def complete(
         self,
         key: StageKey,
-        worker_id: str,
+        token: str,
         *,
         output_prefix: str,
         metrics: dict[str, Any],
         frame_count: int | None = None,
-    ) -> None:
-        self._rpc(
+    ) -> bool:
+        if not valid_token(token):
+            return False
+        r = self._rpc(
             "vidpipe_complete_stage",
             {
-                **self._key(key, worker_id),
+                **self._key(key),
+                "p_token": token,
                 "p_output_prefix": output_prefix,
                 "p_metrics": metrics,
                 "p_frame_count": frame_count,
             },
         )
+        return bool(r["ok"])
 
-    def fail(self, key: StageKey, worker_id: str, report: ErrorReport) -> None:
-        self._rpc(
+    def fail(self, key: StageKey, token: str, report: ErrorReport) -> bool:
+        r = self._rpc(
             "vidpipe_fail_stage",
             {
-                **self._key(key, worker_id),
+                **self._key(key),
+                "p_token": token if valid_token(token) else None,
                 "p_error_class": report.error_class,
                 "p_message": report.message,
                 "p_retryable": report.retryable,
@@ -172,9 +173,22 @@ class SupabaseStatusStore:
                 "p_request_id": report.request_id,
             },
         )
+        return bool(r["ok"])
 
-    def release(self, key: StageKey, worker_id: str) -> None:
-        self._rpc("vidpipe_release_stage", self._key(key, worker_id))
+    def release(self, key: StageKey, token: str) -> bool:
+        if not valid_token(token):
+            return False
+        r = self._rpc("vidpipe_release_stage", {**self._key(key), "p_token": token})
+        return bool(r["released"])
+
+    def heartbeat(self, key: StageKey, token: str, lease_s: float) -> bool:
+        if not valid_token(token):
+            return False
+        r = self._rpc(
+            "vidpipe_heartbeat_stage",
+            {**self._key(key), "p_token": token, "p_lease_seconds": float(lease_s)},
+        )
+        return bool(r["ok"])
 
     def record_error(self, report: ErrorReport) -> None:
         self._rpc(

@@ -78,11 +78,13 @@ def test_it_implements_the_port(store):
 def test_first_claim_wins_others_see_it_held(store):
     first = store.claim(KEY, "w1", 60)
     assert (first.outcome, first.attempts) == (ClaimOutcome.CLAIMED, 1)
+    assert first.token
     assert store.claim(KEY, "w2", 60).outcome == ClaimOutcome.HELD
-    # the holder itself may claim again (a redelivery to the same worker id)
-    assert store.claim(KEY, "w1", 60).outcome == ClaimOutcome.CLAIMED
+    # the same worker id is held too: one SQS message twice in a batch must not run twice
+    again = store.claim(KEY, "w1", 60)
+    assert (again.outcome, again.token) == (ClaimOutcome.HELD, None)
     st = store.stages("instagram", "Cx1")[0]
-    assert (st.status, st.worker_id, st.attempts) == (StageStatus.PROCESSING, "w1", 2)
+    assert (st.status, st.worker_id, st.attempts) == (StageStatus.PROCESSING, "w1", 1)
     assert st.lease_expires_at is not None and st.started_at is not None
 
 
@@ -92,6 +94,71 @@ def test_an_expired_lease_is_taken_over(store):
     claim = store.claim(KEY, "w2", 60)
     assert (claim.outcome, claim.attempts) == (ClaimOutcome.CLAIMED, 2)
     assert store.stages("instagram", "Cx1")[0].worker_id == "w2"
+
+
+# ------------------------------------------------------------------------------ fencing
+def stale_and_current(store) -> tuple[str, str]:
+    """w1 claims with a short lease that expires; w2 takes over. Returns both tokens."""
+    old = store.claim(KEY, "w1", 0.2)
+    time.sleep(0.4)
+    new = store.claim(KEY, "w2", 60)
+    assert new.outcome == ClaimOutcome.CLAIMED and old.token != new.token
+    return old.token, new.token
+
+
+def test_every_claim_has_a_new_token(store):
+    first = store.claim(KEY, "w1", 60)
+    store.release(KEY, first.token)
+    second = store.claim(KEY, "w1", 60)
+    assert first.token and second.token and first.token != second.token
+
+
+def test_a_stale_holder_cannot_complete(store):
+    old, new = stale_and_current(store)
+    assert not store.complete(KEY, old, output_prefix="s3://b/stale/", metrics={}, frame_count=1)
+    st = store.stages("instagram", "Cx1")[0]
+    assert (st.status, st.worker_id, st.output_prefix) == (StageStatus.PROCESSING, "w2", None)
+    assert store.get_video("instagram", "Cx1") is None  # no seed columns from the stale holder
+    assert store.complete(KEY, new, output_prefix="s3://b/p/", metrics={}, frame_count=2)
+    assert store.stages("instagram", "Cx1")[0].output_prefix == "s3://b/p/"
+    # the token is spent: a second complete (or any call) with it changes nothing
+    assert not store.complete(KEY, new, output_prefix="s3://b/again/", metrics={})
+    assert not store.release(KEY, new)
+
+
+def test_a_stale_holder_cannot_fail_the_new_holder(store):
+    old, new = stale_and_current(store)
+    assert not store.fail(KEY, old, report(retryable=True, message="late"))
+    st = store.stages("instagram", "Cx1")[0]
+    assert (st.status, st.worker_id, st.last_error) == (StageStatus.PROCESSING, "w2", None)
+    # the stale attempt's error is still on record, as history
+    assert [e.message for e in store.errors("instagram", "Cx1")] == ["late"]
+    # so a third delivery cannot claim the stage while w2 holds it
+    assert store.claim(KEY, "w3", 60).outcome == ClaimOutcome.HELD
+    assert store.fail(KEY, new, report(retryable=False))
+    assert store.stages("instagram", "Cx1")[0].status == StageStatus.FAILED
+
+
+def test_a_stale_holder_cannot_release_or_heartbeat(store):
+    old, new = stale_and_current(store)
+    assert not store.release(KEY, old)
+    assert not store.heartbeat(KEY, old, 600)
+    st = store.stages("instagram", "Cx1")[0]
+    assert (st.status, st.worker_id) == (StageStatus.PROCESSING, "w2")
+    before = st.lease_expires_at
+    assert store.heartbeat(KEY, new, 600)
+    assert store.stages("instagram", "Cx1")[0].lease_expires_at > before
+    assert store.release(KEY, new)
+    assert store.stages("instagram", "Cx1")[0].status == StageStatus.PENDING
+
+
+def test_a_token_that_was_never_issued_is_refused(store):
+    claim = store.claim(KEY, "w1", 60)
+    for bogus in ("", "not-a-token", "00000000-0000-4000-8000-000000000000"):
+        assert not store.heartbeat(KEY, bogus, 60)
+        assert not store.release(KEY, bogus)
+        assert not store.complete(KEY, bogus, output_prefix="s3://b/x/", metrics={})
+    assert store.complete(KEY, claim.token, output_prefix="s3://b/p/", metrics={})
 
 
 def test_concurrent_claims_from_separate_connections_have_one_winner(make_store):
@@ -112,10 +179,10 @@ def test_concurrent_claims_from_separate_connections_have_one_winner(make_store)
 
 
 def test_complete_sets_the_stage_and_the_seed_columns(store):
-    store.claim(KEY, "w1", 60)
-    store.complete(
+    claim = store.claim(KEY, "w1", 60)
+    assert store.complete(
         KEY,
-        "w1",
+        claim.token,
         output_prefix="s3://b/instagram/Cx1/frames/",
         metrics={"frames": 6, "fallback": False},
         frame_count=6,
@@ -136,14 +203,14 @@ def test_complete_sets_the_stage_and_the_seed_columns(store):
 
 def test_completing_another_stage_leaves_the_seed_columns(store):
     key = StageKey("instagram", "Cx1", Stage.LANDMARKS)
-    store.claim(key, "w1", 60)
-    store.complete(key, "w1", output_prefix="s3://b/x/", metrics={})
+    claim = store.claim(key, "w1", 60)
+    store.complete(key, claim.token, output_prefix="s3://b/x/", metrics={})
     assert store.get_video("instagram", "Cx1") is None
 
 
 def test_permanent_failure(store):
-    store.claim(KEY, "w1", 60)
-    store.fail(KEY, "w1", report(retryable=False))
+    claim = store.claim(KEY, "w1", 60)
+    assert store.fail(KEY, claim.token, report(retryable=False))
     st = store.stages("instagram", "Cx1")[0]
     assert (st.status, st.last_error, st.lease_expires_at) == (
         StageStatus.FAILED,
@@ -164,26 +231,26 @@ def test_permanent_failure(store):
 
 
 def test_retryable_failure_goes_back_to_pending(store):
-    store.claim(KEY, "w1", 60)
-    store.fail(KEY, "w1", report(retryable=True))
+    claim = store.claim(KEY, "w1", 60)
+    assert store.fail(KEY, claim.token, report(retryable=True))
     assert store.stages("instagram", "Cx1")[0].status == StageStatus.PENDING
     assert store.errors("instagram", "Cx1")[0].retryable is True
     assert store.claim(KEY, "w2", 60).outcome == ClaimOutcome.CLAIMED
 
 
 def test_a_late_failure_never_downgrades_success(store):
-    store.claim(KEY, "w1", 60)
-    store.complete(KEY, "w1", output_prefix="s3://b/p/", metrics={}, frame_count=2)
-    store.fail(KEY, "w2", report(retryable=True, message="late"))
+    claim = store.claim(KEY, "w1", 60)
+    store.complete(KEY, claim.token, output_prefix="s3://b/p/", metrics={}, frame_count=2)
+    assert not store.fail(KEY, claim.token, report(retryable=True, message="late"))
     assert store.stages("instagram", "Cx1")[0].status == StageStatus.SUCCEEDED
     assert [e.message for e in store.errors("instagram", "Cx1")] == ["late"]
 
 
 def test_release_is_only_for_the_holder_and_records_nothing(store):
-    store.claim(KEY, "w1", 60)
-    store.release(KEY, "intruder")
+    claim = store.claim(KEY, "w1", 60)
+    assert not store.release(KEY, "intruder")
     assert store.stages("instagram", "Cx1")[0].status == StageStatus.PROCESSING
-    store.release(KEY, "w1")
+    assert store.release(KEY, claim.token)
     st = store.stages("instagram", "Cx1")[0]
     assert (st.status, st.worker_id, st.lease_expires_at, st.last_error) == (
         StageStatus.PENDING,
@@ -247,8 +314,8 @@ def test_a_plan_is_recorded_once_per_upload(store):
 
 def test_a_new_upload_replaces_the_plan_and_resets_the_stages(store):
     store.start_plan("instagram", "Cx1", "etag-1", ["frame-extract"], {})
-    store.claim(KEY, "w1", 60)
-    store.complete(KEY, "w1", output_prefix="s3://b/p/", metrics={}, frame_count=6)
+    claim = store.claim(KEY, "w1", 60)
+    store.complete(KEY, claim.token, output_prefix="s3://b/p/", metrics={}, frame_count=6)
     assert store.get_video("instagram", "Cx1").is_extracted
     assert store.finish_plan("instagram", "Cx1", "etag-1", PlanState.SUCCEEDED)
     outcome, plan = store.start_plan("instagram", "Cx1", "etag-2", ["frame-extract"], {})
@@ -296,9 +363,10 @@ def test_skip_ends_only_a_stage_that_has_not_run(store):
     assert row.status.final
     assert not store.skip(rek, "again")  # final already
     # a stage processing under a live lease is not skipped, nor a succeeded one
-    assert store.claim(KEY, "w1", 60).outcome == ClaimOutcome.CLAIMED
+    claim = store.claim(KEY, "w1", 60)
+    assert claim.outcome == ClaimOutcome.CLAIMED
     assert not store.skip(KEY, "no")
-    store.complete(KEY, "w1", output_prefix="s3://b/p/", metrics={})
+    store.complete(KEY, claim.token, output_prefix="s3://b/p/", metrics={})
     assert not store.skip(KEY, "no")
     assert {r.stage: r.status for r in store.stages("instagram", "Cx1")} == {
         Stage.FRAME_EXTRACT: StageStatus.SUCCEEDED,

@@ -226,25 +226,57 @@ def test_the_same_message_twice_writes_frames_once(runtime, context, synth_clip)
     assert stage_state(runtime, "instagram", "Cx1").attempts == 1
 
 
-def test_concurrent_duplicates_in_one_batch_process_once(runtime, context, synth_clip):
-    # CONCURRENCY_LIMIT=2: both copies start together; the atomic claim lets one through and
-    # sends the other back to SQS, which then finds the stage succeeded.
+def test_the_same_body_twice_in_one_batch_runs_once(runtime, context, synth_clip):
+    # CONCURRENCY_LIMIT=2: the copies would start together; the runner runs the first and
+    # acknowledges the repeat (docs/reliability.md#one-execution-per-record)
     clip, _ = synth_clip
     put_video(runtime, "instagram/Cx1/video.mp4", clip)
     body = {"shortcode": "Cx1", "platform": "instagram"}
-    event = sqs_event(body, body)
-    response = lambda_handler(event, context)
-    assert len(failures(response)) == 1
+    puts = count_calls(runtime, "PutObject")
+    response = lambda_handler(sqs_event(body, body), context)
+    assert response == {"batchItemFailures": []}
     assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+    assert puts.count("instagram/Cx1/frames/manifest.json") == 1
     assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+
+
+def test_the_same_message_id_twice_in_one_batch_runs_once(runtime, context, synth_clip):
+    # the same SQS message delivered twice in one batch: one worker id, so before fencing the
+    # claim let both copies through at once
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    record = sqs_record({"shortcode": "Cx1", "platform": "instagram"})
+    other_body = sqs_record({"shortcode": "Cx1", "platform": "instagram", "min_frames": 3})
+    other_body["messageId"] = record["messageId"]
+    puts = count_calls(runtime, "PutObject")
+    response = lambda_handler({"Records": [record, dict(record), other_body]}, context)
+    assert response == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+    assert puts.count("instagram/Cx1/frames/manifest.json") == 1
+
+
+def test_a_repeat_of_a_failed_record_leaves_the_message_for_redelivery(
+    runtime, context, synth_clip
+):
+    # the first copy fails transiently (the video is not there... as a 503): the message id is
+    # still in batchItemFailures although its repeat was acknowledged
+    record = sqs_record({"shortcode": "Cx1", "platform": "instagram"})
+    runtime.storage.s3.meta.events.register(
+        "before-send.s3.HeadObject",
+        lambda **_: AWSResponse("https://s3", 503, {}, MockRawResponse(b"")),
+    )
+    response = lambda_handler({"Records": [record, dict(record)]}, context)
+    assert failures(response) == {record["messageId"]}
 
 
 def test_video_already_extracted_in_the_seed_columns_is_skipped(runtime, context, synth_clip):
     clip, _ = synth_clip
     put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    key = StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT)
     runtime.status.complete(
-        StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT),
-        "seed",
+        key,
+        runtime.status.claim(key, "seed", 60).token,
         output_prefix="s3://legacy/",
         metrics={},
         frame_count=7,
@@ -379,3 +411,189 @@ def test_emf_metrics_are_emitted(runtime, context, synth_clip, monkeypatch, caps
     assert blob["FramesExtracted"] == [len(cuts) + 1]  # EMF values are lists
     assert blob["BytesRead"] == [clip.stat().st_size]
     assert blob["stage"] == "frame-extract"
+
+
+def two_record_body(first_key: str, second_key: str) -> dict[str, Any]:
+    body = s3_body(first_key)
+    second = json.loads(json.dumps(body["Records"][0]))
+    second["s3"]["object"]["key"] = second_key
+    body["Records"].append(second)
+    return body
+
+
+def test_a_bad_s3_record_in_a_body_does_not_lose_the_good_one(runtime, context, synth_clip):
+    # one record names a key outside the layout; the other is a valid upload
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    body = two_record_body("no-layout.mp4", "instagram/Cx1/video.mp4")
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+    assert manifest(runtime, "instagram", "Cx1")["video"]["shortcode"] == "Cx1"
+    [error] = runtime.status.errors()
+    assert (error.error_class, error.retryable, error.platform) == (
+        "InvalidIdentifierError",
+        False,
+        None,
+    )
+
+
+def test_a_record_outside_its_bucket_is_refused_and_the_other_runs(runtime, context, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    body = two_record_body("instagram/Cx1/video.mp4", "instagram/Cx2/video.mp4")
+    body["Records"][1]["s3"]["bucket"]["name"] = "someone-elses-bucket"
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+    [error] = runtime.status.errors()
+    assert (error.error_class, error.shortcode) == ("ConfinementError", "Cx2")
+    assert stage_state(runtime, "instagram", "Cx2") is None
+
+
+def test_a_transient_record_redelivers_the_body_and_the_good_one_runs_once(
+    runtime, context, synth_clip
+):
+    # Cx2's video answers 503; Cx1 succeeds. The message is redelivered; on the redelivery Cx1
+    # is acknowledged by its claim as already succeeded and Cx2 runs.
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    put_video(runtime, "instagram/Cx2/video.mp4", clip)
+    body = two_record_body("instagram/Cx2/video.mp4", "instagram/Cx1/video.mp4")
+    outage = {"on": True}
+
+    def s3_503(request: Any, **_: Any) -> AWSResponse | None:
+        if outage["on"] and "/instagram/Cx2/video.mp4" in request.url:
+            return AWSResponse(request.url, 503, {}, MockRawResponse(b""))
+        return None
+
+    runtime.storage.s3.meta.events.register("before-send.s3", s3_503)
+    event = sqs_event(body)
+    response = lambda_handler(event, context)
+    assert failures(response) == {event["Records"][0]["messageId"]}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.SUCCEEDED
+    # the plan could not be started (its HeadObject failed): nothing recorded for Cx2 yet
+    assert stage_state(runtime, "instagram", "Cx2") is None
+    outage["on"] = False
+    assert lambda_handler(event, context) == {"batchItemFailures": []}
+    assert stage_state(runtime, "instagram", "Cx1").attempts == 1
+    cx2 = stage_state(runtime, "instagram", "Cx2")
+    assert (cx2.status, cx2.attempts) == (StageStatus.SUCCEEDED, 1)
+
+
+@pytest.fixture(scope="module")
+def cut_short(synth_clip, tmp_path_factory) -> Path:
+    """The synthetic clip remuxed with its index first (``faststart``) and cut at 35 % of its
+    bytes: it opens, its first scenes decode and their key frames are written, then it ends
+    short of half the declared frames (106 of 300): a CorruptVideoError part-way."""
+    import av
+
+    clip, _ = synth_clip
+    whole = tmp_path_factory.mktemp("cut") / "faststart.mp4"
+    with (
+        av.open(str(clip)) as src,
+        av.open(str(whole), "w", options={"movflags": "faststart"}) as dst,
+    ):
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = whole.read_bytes()
+    short = whole.with_name("cut.mp4")
+    short.write_bytes(data[: int(len(data) * 0.35)])
+    return short
+
+
+def test_a_video_that_fails_part_way_leaves_no_frames(runtime, context, cut_short):
+    put_video(runtime, "instagram/Cut/video.mp4", cut_short)
+    response = lambda_handler(sqs_event({"shortcode": "Cut", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    state = stage_state(runtime, "instagram", "Cut")
+    assert state.status == StageStatus.FAILED
+    assert state.last_error.startswith("CorruptVideoError")
+    assert frame_keys(runtime, "instagram", "Cut") == []
+
+
+def test_a_write_that_fails_part_way_leaves_no_frames(runtime, context, synth_clip):
+    # the first key frame is written, then S3 answers 503 to every write: a retryable failure
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    writes: list[str] = []
+
+    def fail_after_first(request: Any, **_: Any) -> AWSResponse | None:
+        if request.method == "PUT" and "/instagram/Cx1/frames/" in request.url:
+            writes.append(request.url)
+            if len(writes) > 1:
+                return AWSResponse(request.url, 503, {}, MockRawResponse(b""))
+        return None
+
+    runtime.storage.s3.meta.events.register("before-send.s3", fail_after_first)
+    event = sqs_event({"shortcode": "Cx1", "platform": "instagram"})
+    assert failures(lambda_handler(event, context)) == {event["Records"][0]["messageId"]}
+    assert len(writes) > 1
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.PENDING
+    assert frame_keys(runtime, "instagram", "Cx1") == []  # the written one was cleared
+
+
+def test_an_out_of_time_abort_leaves_no_frames(runtime, synth_clip):
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    ctx = FadingContext(timeout_s=900)
+
+    def after_first_frame(**_: Any) -> None:
+        ctx.fade = True  # the next deadline check (every 64 decoded frames) aborts
+
+    runtime.storage.s3.meta.events.register("after-call.s3.PutObject", after_first_frame)
+    event = sqs_event({"shortcode": "Cx1", "platform": "instagram"})
+    assert failures(lambda_handler(event, ctx)) == {event["Records"][0]["messageId"]}
+    assert stage_state(runtime, "instagram", "Cx1").status == StageStatus.PENDING
+    assert frame_keys(runtime, "instagram", "Cx1") == []
+
+
+def test_the_next_attempt_clears_what_a_crashed_one_left(runtime, context, synth_clip):
+    # a crashed attempt: its claim was never released (the lease expires) and it left objects
+    # that this attempt would not overwrite
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    key = StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT)
+    runtime.status.claim(key, "crashed", 0.01)
+    for name in ("99.jpg", "upload.part"):
+        runtime.storage.s3.put_object(
+            Bucket=FRAMES_BUCKET, Key=f"instagram/Cx1/frames/{name}", Body=b"x"
+        )
+    body = {"shortcode": "Cx1", "platform": "instagram"}
+    assert lambda_handler(sqs_event(body), context) == {"batchItemFailures": []}
+    state = stage_state(runtime, "instagram", "Cx1")
+    assert (state.status, state.attempts) == (StageStatus.SUCCEEDED, 2)
+    keys = frame_keys(runtime, "instagram", "Cx1")
+    assert "instagram/Cx1/frames/upload.part" not in keys
+    assert "instagram/Cx1/frames/99.jpg" not in keys
+    assert "instagram/Cx1/frames/manifest.json" in keys
+
+
+def test_a_stale_holder_cannot_complete_through_the_runner(runtime, context, synth_clip):
+    # while the job decodes, its lease expires and another worker claims the stage: the job's
+    # complete is refused, the record acknowledged, and the new holder keeps the stage
+    import sqlite3
+
+    clip, _ = synth_clip
+    put_video(runtime, "instagram/Cx1/video.mp4", clip)
+    key = StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT)
+    taken: list[str] = []
+
+    def take_over(**_: Any) -> None:
+        if taken:
+            return
+        con = sqlite3.connect(runtime.settings.sqlite_path)
+        con.execute("UPDATE video_stages SET lease_expires_at = '2000-01-01T00:00:00+00:00'")
+        con.commit()
+        con.close()
+        taken.append(runtime.status.claim(key, "newer", 600).token or "")
+
+    runtime.storage.s3.meta.events.register("after-call.s3.GetObject", take_over)
+    response = lambda_handler(sqs_event({"shortcode": "Cx1", "platform": "instagram"}), context)
+    assert response == {"batchItemFailures": []}
+    state = stage_state(runtime, "instagram", "Cx1")
+    assert (state.status, state.worker_id, state.attempts) == (StageStatus.PROCESSING, "newer", 2)
+    assert runtime.status.get_video("instagram", "Cx1").is_extracted is False
+    # the current holder still can
+    assert runtime.status.complete(key, taken[0], output_prefix="s3://b/p/", metrics={})

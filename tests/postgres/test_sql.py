@@ -50,18 +50,18 @@ def test_a_claim_after_the_lease_expires_wins(pg_db):
         assert con.execute(CLAIM, ("w1", 0.2)).fetchone()["r"]["outcome"] == "claimed"
         assert con.execute(CLAIM, ("w2", 60)).fetchone()["r"]["outcome"] == "held"
         time.sleep(0.3)
-        assert con.execute(CLAIM, ("w2", 60)).fetchone()["r"] == {
-            "outcome": "claimed",
-            "attempts": 2,
-        }
+        r = con.execute(CLAIM, ("w2", 60)).fetchone()["r"]
+        assert (r["outcome"], r["attempts"]) == ("claimed", 2)
+        assert r["token"]
 
 
 def test_a_claim_on_a_succeeded_stage_is_refused(pg_db):
     with connect(pg_db) as con:
-        con.execute(CLAIM, ("w1", 60))
+        token = con.execute(CLAIM, ("w1", 60)).fetchone()["r"]["token"]
         con.execute(
             "select public.vidpipe_complete_stage('instagram', 'Cx1', 'frame-extract',"
-            " 'w1', 's3://b/p/', '{}'::jsonb, 3)"
+            " %s::uuid, 's3://b/p/', '{}'::jsonb, 3)",
+            (token,),
         )
         assert con.execute(CLAIM, ("w2", 60)).fetchone()["r"]["outcome"] == "already_succeeded"
         video = con.execute("select * from videos").fetchone()
@@ -122,10 +122,18 @@ def test_migrations_apply_twice_and_over_a_seed_schema(pg_server):
                     con.execute(migration.read_text())
             con.execute(SUPABASE_GRANTS)
             con.execute("set role service_role")
+            token = con.execute(
+                "select public.vidpipe_claim_stage('ig', 'old', 'frame-extract', 'w', 60) as r"
+            ).fetchone()[0]["token"]
             con.execute(
-                "select public.vidpipe_complete_stage('ig', 'old', 'frame-extract', 'w',"
-                " 's3://b/p/', '{}'::jsonb, 9)"
+                "select public.vidpipe_complete_stage('ig', 'old', 'frame-extract', %s::uuid,"
+                " 's3://b/p/', '{}'::jsonb, 9)",
+                (token,),
             )
+            # only the fenced functions are left (the text worker-id versions are dropped)
+            assert con.execute(
+                "select count(*) from pg_proc where proname = 'vidpipe_complete_stage'"
+            ).fetchone() == (1,)
             row = con.execute(
                 "select title, is_extracted, frame_count from videos where shortcode = 'old'"
             ).fetchone()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -37,6 +38,8 @@ TABLES = {"videos", "video_stages", "extraction_errors", "video_plans"}
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, uuid.UUID):  # PostgREST answers uuid columns as text
+        return str(value)
     raise TypeError(type(value).__name__)
 
 

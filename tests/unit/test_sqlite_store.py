@@ -44,3 +44,27 @@ def test_unwritable_path_is_a_transient_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StatusStoreUnavailableError):
         SqliteStatusStore(blocker / "sub" / "status.sqlite3")
+
+
+def test_a_version_2_file_gains_the_token_column(tmp_path):
+    import sqlite3
+
+    from shared.status.sqlite import SCHEMA, V1_STAGE_COLUMNS
+
+    path = tmp_path / "status.sqlite3"
+    con = sqlite3.connect(path)
+    con.executescript(SCHEMA.replace("    lease_token      TEXT,\n", ""))
+    con.execute(
+        f"INSERT INTO video_stages ({V1_STAGE_COLUMNS}) VALUES"
+        " ('instagram', 'Cx1', 'frame-extract', 'processing', 1, 'old',"
+        " '2000-01-01T00:00:00+00:00', NULL, NULL, NULL, '{}', NULL, '2000-01-01T00:00:00+00:00')"
+    )
+    con.execute("PRAGMA user_version = 2")
+    con.commit()
+    con.close()
+    store = SqliteStatusStore(path)
+    # the old, expired, tokenless claim is taken over, and the new claim is fenced
+    claim = store.claim(KEY, "new", 60)
+    assert (claim.outcome, claim.attempts) == (ClaimOutcome.CLAIMED, 2)
+    assert not store.release(KEY, "")
+    assert store.complete(KEY, claim.token, output_prefix="s3://b/p/", metrics={})

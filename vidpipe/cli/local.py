@@ -171,7 +171,7 @@ def local_run(
         else:
             report_keys = _write_report(rt, stack_.frames_bucket, platform, code)
         prefix = f"{platform}/{code}/"
-        for k in rt.storage.list_keys(stack_.frames_bucket, prefix):
+        for k in _finished_outputs(rt, stack_.frames_bucket, platform, code, report_keys):
             target = out_dir / k[len(prefix) :]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(rt.storage.get_bytes(stack_.frames_bucket, k))
@@ -259,6 +259,24 @@ def _write_report(rt: Runtime, bucket: str, platform: str, code: str) -> list[st
     if not rt.settings.previews:
         return []
     return write_video_report(rt.storage, bucket, platform, code, rt.status.stages(platform, code))
+
+
+def _finished_outputs(
+    rt: Runtime, bucket: str, platform: str, code: str, report_keys: list[str]
+) -> list[str]:
+    """The keys to copy to --out: the folders of the stages that succeeded, and the report.
+    A failed or unfinished stage's folder is never copied, so --out holds no partial set
+    (docs/reliability.md#nothing-half-written-is-visible)."""
+    from shared.layout import VideoLayout
+
+    layout = VideoLayout(platform, code)
+    folders = tuple(
+        layout.stage(st.stage)
+        for st in rt.status.stages(platform, code)
+        if st.status == StageStatus.SUCCEEDED
+    )
+    keys = rt.storage.list_keys(bucket, f"{platform}/{code}/")
+    return [k for k in keys if k.startswith(folders) or k in report_keys]
 
 
 def _unknown_stage(name: str) -> bool:
