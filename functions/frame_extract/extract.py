@@ -33,10 +33,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode, SceneManager
-from scenedetect.backends.opencv import VideoStreamCv2
-from scenedetect.detector import SceneDetector
 
+from functions.frame_extract._scenedetect import (
+    AdaptiveDetector,
+    ContentDetector,
+    FrameTimecode,
+    SceneDetector,
+    SceneManager,
+    VideoStreamCv2,
+)
 from functions.frame_extract.settings import Detector
 from shared.errors import CorruptVideoError
 from shared.video import (
