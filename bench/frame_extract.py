@@ -263,7 +263,9 @@ def ours(video):
 
 def theirs(video):
     # the same job and the same detector settings as ours
-    detector = ContentDetector(threshold=PARAMS.threshold, min_scene_len=PARAMS.min_scene_len_frames)
+    detector = ContentDetector(
+        threshold=PARAMS.threshold, min_scene_len=PARAMS.min_scene_len_frames
+    )
     with tempfile.TemporaryDirectory() as tmp:
         scenes = detect(str(video), detector)
         save_images(scenes, open_video(str(video)), num_images=1, output_dir=tmp)
@@ -336,10 +338,11 @@ def warm(videos: list[Path], repeat: int) -> str:
     )
 
 
-def profile(video: Path) -> str:
+def profile(video: Path, rounds: int = 3) -> str:
     """Where the time of ``extract_keyframes`` goes on ``video``, in this process: the same
     decoding with nothing else, then with PySceneDetect's downscale and detector, then the
-    whole extraction; and the main thread's top functions under cProfile (markdown)."""
+    whole extraction (medians of ``rounds`` alternating rounds); and the main thread's top
+    functions under cProfile (markdown)."""
     import cProfile
     import io
     import pstats
@@ -352,28 +355,39 @@ def profile(video: Path) -> str:
     from shared.video import single_threaded_opencv
 
     single_threaded_opencv()
-    t0 = time.perf_counter()
-    stream = VideoStreamCv2(str(video))
-    while stream.read() is not False:
-        pass
-    decode_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    manager = SceneManager()
-    manager.add_detector(ContentDetector())
-    manager.detect_scenes(video=VideoStreamCv2(str(video)))
-    detect_s = time.perf_counter() - t0
+
+    def decode() -> None:
+        stream = VideoStreamCv2(str(video))
+        while stream.read() is not False:
+            pass
+
+    def detect() -> None:
+        manager = SceneManager()
+        manager.add_detector(ContentDetector())
+        manager.detect_scenes(video=VideoStreamCv2(str(video)))
+
+    def full() -> None:
+        extract_keyframes(video, ExtractParams(), platform="bench", shortcode="clip")
+
+    steps: dict[str, list[float]] = {"decode": [], "detect": [], "full": []}
+    for r in range(rounds):
+        order = list(steps)[r % 3 :] + list(steps)[: r % 3]
+        for name in order:
+            t0 = time.perf_counter()
+            {"decode": decode, "detect": detect, "full": full}[name]()
+            steps[name].append(time.perf_counter() - t0)
+    decode_s, detect_s, full_s = (_med(steps[n]) for n in ("decode", "detect", "full"))
     prof = cProfile.Profile()
-    t0 = time.perf_counter()
     prof.enable()
-    extract_keyframes(video, ExtractParams(), platform="bench", shortcode="clip")
+    full()
     prof.disable()
-    full_s = time.perf_counter() - t0
     buf = io.StringIO()
     pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(15)
     top = "\n".join(line for line in buf.getvalue().splitlines() if line.strip() and "/" in line)
     return "\n".join(
         [
-            f"Profile of extract_keyframes on {video.name} (one run, this process):",
+            f"Profile of extract_keyframes on {video.name} (median of {rounds} alternating rounds, "
+            "one process):",
             "",
             "| step | s | share |",
             "|---|---|---|",
@@ -426,6 +440,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="alternating rounds per video")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the 720p clip")
     parser.add_argument("--quick", action="store_true", help="2 rounds, no preview timing")
+    parser.add_argument("--profile-only", action="store_true", help="only the profile")
     args = parser.parse_args()
     repeat = 2 if args.quick else args.repeat
 
@@ -445,6 +460,9 @@ def main() -> None:
         synthetic.append(path)
     videos = [clip] + [SAMPLES / n for n in SOURCES if (SAMPLES / n).is_file()] + synthetic
 
+    if args.profile_only:
+        print(profile(clip))
+        return
     whole = whole_process(videos, repeat, clip)
     inproc = warm(videos, repeat)
     parts = [
