@@ -19,13 +19,17 @@ if "scenedetect" not in sys.modules and "av" not in sys.modules:
 
 from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode, SceneManager
 from scenedetect.backends.opencv import VideoStreamCv2
+from scenedetect.common import Interpolation
 from scenedetect.detector import SceneDetector
+from scenedetect.scene_manager import compute_downscale_factor
 
 __all__ = [
     "AdaptiveDetector",
     "ContentDetector",
     "FrameTimecode",
+    "Interpolation",
     "SceneDetector",
     "SceneManager",
     "VideoStreamCv2",
+    "compute_downscale_factor",
 ]
