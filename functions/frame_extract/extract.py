@@ -32,11 +32,19 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
-from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode, SceneManager
-from scenedetect.backends.opencv import VideoStreamCv2
-from scenedetect.detector import SceneDetector
 
+from functions.frame_extract._scenedetect import (
+    AdaptiveDetector,
+    ContentDetector,
+    FrameTimecode,
+    Interpolation,
+    SceneDetector,
+    SceneManager,
+    VideoStreamCv2,
+    compute_downscale_factor,
+)
 from functions.frame_extract.settings import Detector
 from shared.errors import CorruptVideoError
 from shared.video import (
@@ -235,7 +243,13 @@ class _TappedStream(VideoStreamCv2):
 
 
 class _KeyframeDetector(SceneDetector):
-    """Runs the real detector and drives the selector with the matching full-res frames."""
+    """Runs the real detector and drives the selector with the matching full-res frames.
+
+    The scene manager runs with its downscale off, so its decoding thread (the bottleneck: the
+    detector's thread waits on it) only decodes; the frame is shrunk here, on the detector's
+    thread, by the very call ``SceneManager`` would make (same factor, size and interpolation),
+    so the detector sees the same pixels and finds the same cuts.
+    """
 
     def __init__(
         self,
@@ -244,9 +258,11 @@ class _KeyframeDetector(SceneDetector):
         on_frame: Callable[[int, np.ndarray], None],
         on_cut: Callable[[int], None],
         check_deadline: Callable[[], None] | None,
+        downscale: float = 1.0,
     ) -> None:
         super().__init__()
         self.inner = inner
+        self._downscale = downscale
         self._tap = tap
         self._on_frame = on_frame
         self._on_cut = on_cut
@@ -283,6 +299,16 @@ class _KeyframeDetector(SceneDetector):
         self.frames_seen += 1
         if self._check_deadline is not None and self.frames_seen % DEADLINE_EVERY_FRAMES == 0:
             self._check_deadline()
+        if self._downscale > 1.0:
+            # SceneManager._decode_thread's own resize (scenedetect 0.7, auto downscale)
+            frame_img = cv2.resize(
+                frame_img,
+                (
+                    max(1, round(frame_img.shape[1] / self._downscale)),
+                    max(1, round(frame_img.shape[0] / self._downscale)),
+                ),
+                interpolation=Interpolation.LINEAR.value,
+            )
         cuts = self.inner.process_frame(timecode, frame_img)
         for cut in cuts:
             self._on_cut(self._decoded_index(cut.frame_num))
@@ -409,8 +435,10 @@ def extract_keyframes(
         scene_start = cut
         emit_ready()
 
-    wrapper = _KeyframeDetector(detector, tap, on_frame, on_cut, check_deadline)
+    downscale = compute_downscale_factor(max(info.width, info.height))
+    wrapper = _KeyframeDetector(detector, tap, on_frame, on_cut, check_deadline, downscale)
     manager = SceneManager()
+    manager.auto_downscale = False  # downscale stays 1: the wrapper shrinks on its own thread
     manager.add_detector(wrapper)
     manager.detect_scenes(video=stream, show_progress=show_progress)
     decoded = wrapper.frames_seen
