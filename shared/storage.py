@@ -404,12 +404,7 @@ class S3Storage:
             WriteOutsideFolderError: outside :meth:`confined`'s folder.
         """
         self._check_write(bucket, key)
-        config = TransferConfig(
-            multipart_threshold=chunk_size,
-            multipart_chunksize=chunk_size,
-            max_concurrency=max_workers,
-            use_threads=max_workers > 1,
-        )
+        config = _transfer_config(chunk_size, max_workers)
         self._call(
             f"s3://{bucket}/{key}",
             lambda: self.s3.upload_fileobj(
@@ -442,12 +437,7 @@ class S3Storage:
             WriteOutsideFolderError: outside :meth:`confined`'s folder.
         """
         self._check_write(bucket, key)
-        config = TransferConfig(
-            multipart_threshold=chunk_size,
-            multipart_chunksize=chunk_size,
-            max_concurrency=max_workers,
-            use_threads=max_workers > 1,
-        )
+        config = _transfer_config(chunk_size, max_workers)
         self._call(
             f"s3://{bucket}/{key}",
             lambda: self.s3.upload_file(
@@ -523,3 +513,14 @@ class ParallelUploader:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+
+
+def _transfer_config(chunk_size: int, max_workers: int) -> TransferConfig:
+    """s3transfer's settings for an upload: multipart from ``chunk_size`` bytes, in parts of
+    ``chunk_size`` bytes, ``max_workers`` parts at a time (threads only when more than one)."""
+    return TransferConfig(
+        multipart_threshold=chunk_size,
+        multipart_chunksize=chunk_size,
+        max_concurrency=max_workers,
+        use_threads=max_workers > 1,
+    )

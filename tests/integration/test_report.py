@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from shared.batch import Runtime
 from shared.layout import VideoLayout
 from shared.previews.report import collect, render_summary, write_video_report
 from shared.stages import STAGES, Stage
+from tests.support.browser import chromium
 from tests.support.helpers import FRAMES_BUCKET, PHYSICS_DATA, put_video, s3_body, sqs_event
 
 EVIL = "<script>window.__pwned = 1</script>"
@@ -186,45 +185,10 @@ def test_write_video_report_writes_summary_and_report_beside_the_stage_folders(r
     assert 'src="frames/0.jpg"' in html and "s3://" not in html.split("<body>")[1].split("</p>")[1]
 
 
-def _chromium() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
 @pytest.fixture
 def browser(tmp_path):
-    found = _chromium()
-    if found is None:
-        if os.environ.get("VIDPIPE_REQUIRE_TOOLS"):
-            pytest.fail("VIDPIPE_REQUIRE_TOOLS is set but chromium/chromedriver is missing")
-        pytest.skip("no chromium and chromedriver (apt-get install chromium chromium-driver)")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        if os.environ.get("VIDPIPE_REQUIRE_TOOLS"):
-            pytest.fail("VIDPIPE_REQUIRE_TOOLS is set but selenium is not installed")
-        pytest.skip("selenium is not installed (pip install -e '.[dev]')")
-    options = webdriver.ChromeOptions()
-    options.binary_location = found[0]
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1280,2000",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # the driver is named, so Selenium Manager never looks for (or downloads) one
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=found[1]))
-    yield driver
-    driver.quit()
+    with chromium(tmp_path / "chromium-profile") as driver:
+        yield driver
 
 
 def test_the_report_loads_every_image_without_console_errors_in_a_real_browser(reported, browser):
