@@ -263,6 +263,30 @@ class LocalStack:
             attrs["ApproximateNumberOfMessagesNotVisible"]
         )
 
+    def redrive(self, name: str) -> int:
+        """Move every message in a queue's DLQ back to the queue, as an operator's DLQ redrive
+        does on AWS (moto has no ``StartMessageMoveTask``): receive, send the same body and
+        message attributes, delete. ``name`` is a stage or the entry; returns the count moved.
+        """
+        sqs = self.client("sqs")
+        moved = 0
+        while True:
+            got = sqs.receive_message(
+                QueueUrl=self.dlq_urls[name],
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not got:
+                return moved
+            for m in got:
+                extra = {}
+                if m.get("MessageAttributes"):
+                    extra["MessageAttributes"] = m["MessageAttributes"]
+                sqs.send_message(QueueUrl=self.queue_urls[name], MessageBody=m["Body"], **extra)
+                sqs.delete_message(QueueUrl=self.dlq_urls[name], ReceiptHandle=m["ReceiptHandle"])
+                moved += 1
+
 
 @contextmanager
 def local_stack(state_dir: Path, **kwargs: Any) -> Iterator[LocalStack]:

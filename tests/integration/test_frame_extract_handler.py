@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -556,6 +557,7 @@ def test_the_next_attempt_clears_what_a_crashed_one_left(runtime, context, synth
     put_video(runtime, "instagram/Cx1/video.mp4", clip)
     key = StageKey("instagram", "Cx1", Stage.FRAME_EXTRACT)
     runtime.status.claim(key, "crashed", 0.01)
+    time.sleep(0.05)  # past the lease: without it a fast machine claims while it is still live
     for name in ("99.jpg", "upload.part"):
         runtime.storage.s3.put_object(
             Bucket=FRAMES_BUCKET, Key=f"instagram/Cx1/frames/{name}", Body=b"x"

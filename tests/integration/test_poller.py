@@ -73,3 +73,33 @@ def test_a_raising_handler_leaves_the_whole_batch(moto):
     assert poller.poll_once() == 1
     assert poller.stats.handler_errors == 1 and poller.stats.deleted == 0
     assert depth(sqs, q) == 1
+
+
+def test_the_local_stack_redrives_a_dlq_like_an_operator(tmp_path):
+    # bench/soak.py redrives the DLQs once the faults stop; moto has no StartMessageMoveTask
+    from shared.status import Stage
+    from vidpipe.local import local_stack
+
+    with local_stack(tmp_path / "state") as stack:
+        sqs = stack.client("sqs")
+        name = Stage.FRAME_EXTRACT
+        for i in range(12):  # more than one receive's worth
+            sqs.send_message(
+                QueueUrl=stack.dlq_urls[name],
+                MessageBody=json.dumps({"platform": "demo", "shortcode": f"d{i}"}),
+                MessageAttributes={"origin": {"DataType": "String", "StringValue": f"t{i}"}},
+            )
+        assert stack.redrive(name) == 12
+        assert stack.queue_depth(stack.dlq_urls[name]) == 0
+        got: dict[str, str] = {}
+        while msgs := sqs.receive_message(
+            QueueUrl=stack.queue_urls[name], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", []):
+            for m in msgs:
+                origin = m["MessageAttributes"]["origin"]["StringValue"]
+                got[json.loads(m["Body"])["shortcode"]] = origin
+                sqs.delete_message(
+                    QueueUrl=stack.queue_urls[name], ReceiptHandle=m["ReceiptHandle"]
+                )
+        assert got == {f"d{i}": f"t{i}" for i in range(12)}
+        assert stack.redrive(name) == 0
