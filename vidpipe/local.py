@@ -239,19 +239,18 @@ class LocalStack:
 
     def finished_events(self) -> list[dict[str, Any]]:
         """The completion events published so far (read and deleted from their queue)."""
+        return [json.loads(m["Body"]) for m in self._take_all(self.finished_queue_url)]
+
+    def _take_all(self, url: str, **receive: Any) -> Iterator[dict[str, Any]]:
+        """Receive from a queue until it answers empty; each message is deleted once the caller
+        has handled it (after the ``yield``), so one the caller fails on stays in the queue."""
         sqs = self.client("sqs")
-        events: list[dict[str, Any]] = []
-        while True:
-            got = sqs.receive_message(
-                QueueUrl=self.finished_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not got:
-                return events
+        while got := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, **receive
+        ).get("Messages", []):
             for m in got:
-                events.append(json.loads(m["Body"]))
-                sqs.delete_message(
-                    QueueUrl=self.finished_queue_url, ReceiptHandle=m["ReceiptHandle"]
-                )
+                yield m
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
     def queue_depth(self, url: str) -> int:
         """Visible plus in-flight messages in a queue."""
@@ -270,22 +269,13 @@ class LocalStack:
         """
         sqs = self.client("sqs")
         moved = 0
-        while True:
-            got = sqs.receive_message(
-                QueueUrl=self.dlq_urls[name],
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if not got:
-                return moved
-            for m in got:
-                extra = {}
-                if m.get("MessageAttributes"):
-                    extra["MessageAttributes"] = m["MessageAttributes"]
-                sqs.send_message(QueueUrl=self.queue_urls[name], MessageBody=m["Body"], **extra)
-                sqs.delete_message(QueueUrl=self.dlq_urls[name], ReceiptHandle=m["ReceiptHandle"])
-                moved += 1
+        for m in self._take_all(self.dlq_urls[name], MessageAttributeNames=["All"]):
+            extra = (
+                {"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {}
+            )
+            sqs.send_message(QueueUrl=self.queue_urls[name], MessageBody=m["Body"], **extra)
+            moved += 1
+        return moved
 
 
 @contextmanager
