@@ -265,7 +265,8 @@ class LocalStack:
     def redrive(self, name: str) -> int:
         """Move every message in a queue's DLQ back to the queue, as an operator's DLQ redrive
         does on AWS (moto has no ``StartMessageMoveTask``): receive, send the same body and
-        message attributes, delete. ``name`` is a stage or the entry; returns the count moved.
+        message attributes, delete. ``name`` is a stage or the entry (``KeyError`` for a queue the
+        stack did not create); returns the count of messages moved.
         """
         sqs = self.client("sqs")
         moved = 0
